@@ -1,0 +1,70 @@
+import json
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from catalog.models import RewardGame, StoreApp
+from catalog.services import issue_partner_secret
+from ledger.models import RewardUser
+
+DEMO_PID = "cashgiraffe"
+DEMO_GID = "my_game"
+DEMO_DEVICE_ID = "demo-device-0001"
+DEMO_ADMIN = "admin"
+DEMO_ADMIN_PASSWORD = "rewardhub-demo"  # noqa: S105 - a local demo login, printed on purpose
+
+
+class Command(BaseCommand):
+    help = "Create (or reuse) demo data for integrators and issue a fresh partner secret."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        demo = seed_demo()
+        if options["json"]:
+            self.stdout.write(json.dumps(demo))
+        else:
+            self.stdout.write(describe(demo))
+
+
+def seed_demo() -> dict:
+    app, _ = StoreApp.objects.get_or_create(pid=DEMO_PID, defaults={"name": "Cash Giraffe"})
+    RewardGame.objects.get_or_create(gid=DEMO_GID, defaults={"name": "My Game", "play_package": "com.example.mygame"})
+    user, _ = RewardUser.objects.get_or_create(store_app=app, device_id=DEMO_DEVICE_ID)
+    _, secret = issue_partner_secret(store_app=app, label="seed_demo")
+    # The demo login is reset each run so the printed password always works; never run this in production.
+    admin, _ = get_user_model().objects.get_or_create(
+        username=DEMO_ADMIN, defaults={"email": "admin@example.com", "is_staff": True, "is_superuser": True}
+    )
+    admin.set_password(DEMO_ADMIN_PASSWORD)
+    admin.save(update_fields=["password"])
+    return {
+        "partner": {"pid": DEMO_PID, "gid": DEMO_GID, "api_secret": secret},
+        "user": {"id": str(user.id), "device_id": user.device_id},
+        "admin": {"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
+    }
+
+
+def describe(demo: dict) -> str:
+    base = settings.PUBLIC_BASE_URL
+    body = json.dumps(
+        {"pid": demo["partner"]["pid"], "uid": demo["user"]["id"], "gid": demo["partner"]["gid"], "level_number": 10}
+    )
+    return (
+        f"Partner pid:     {demo['partner']['pid']}\n"
+        f"Game gid:        {demo['partner']['gid']}\n"
+        f"API secret:      {demo['partner']['api_secret']}  (new each run; only its hash is stored)\n"
+        f"Reward user id:  {demo['user']['id']}\n"
+        f"Admin:           {base}/admin/  user {demo['admin']['username']}, "
+        f"password {demo['admin']['password']}\n"
+        f"API docs:        {base}/api/docs/\n\n"
+        "Try a milestone postback:\n"
+        f"curl -X POST {base}/api/postback \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -H 'Authorization: Bearer {demo['partner']['api_secret']}' \\\n"
+        f"  -d '{body}'\n"
+    )

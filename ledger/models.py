@@ -1,0 +1,66 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from catalog.models import StoreApp
+
+
+class RewardUser(models.Model):
+    """A person using a reward app (the seed's `users`). `coins` caches the sum of their ledger entries."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    store_app = models.ForeignKey(StoreApp, on_delete=models.PROTECT, related_name="users")
+    device_id = models.CharField(max_length=255)
+    coins = models.BigIntegerField(default=0, editable=False, help_text="Cached sum of the user's ledger entries.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "users"
+        ordering = ["-created_at"]
+        verbose_name = "reward user"
+        constraints = [
+            models.UniqueConstraint(fields=["store_app", "device_id"], name="uniq_user_device_per_app"),
+        ]
+
+    def __str__(self):
+        return f"{self.id} ({self.device_id})"
+
+
+class LedgerEntry(models.Model):
+    """One immutable movement of coins. Corrections are new entries, never edits."""
+
+    class Kind(models.TextChoices):
+        PARTNER_POSTBACK = "partner_postback", "Partner game milestone"
+        ADJUSTMENT = "adjustment", "Staff adjustment"
+
+    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField(help_text="Signed: credits are positive, debits and reversals negative.")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    reference = models.CharField(max_length=200, help_text="What caused it, e.g. user_postbacks:42.")
+    key = models.CharField("idempotency key", max_length=200, unique=True)
+    balance_after = models.BigIntegerField()
+    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The staff member, for manual adjustments.",
+    )
+    note = models.TextField(blank=True, help_text="The reason given for a manual adjustment.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "ledger_entries"
+        ordering = ["-id"]
+        verbose_name = "ledger entry"
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["user", "-id"], name="ledger_entry_user_recent")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_amount_not_zero"),
+        ]
+
+    def __str__(self):
+        return f"{self.amount:+d} {self.get_kind_display()} → {self.balance_after}"

@@ -1,0 +1,63 @@
+"""The only code that changes a balance: each change is an immutable LedgerEntry plus the cached balance,
+written in one transaction."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+
+from ledger.models import LedgerEntry, RewardUser
+
+
+def post_entry(
+    *,
+    user_id: uuid.UUID,
+    amount: int,
+    kind: str,
+    key: str,
+    reference: str,
+    reverses: LedgerEntry | None = None,
+    created_by: AbstractBaseUser | None = None,
+    note: str = "",
+) -> LedgerEntry:
+    """Move `amount` coins for a user. `key` is unique: posting the same key twice raises IntegrityError
+    and rolls the balance back with it, so a caller bug can never pay twice."""
+    with transaction.atomic():
+        balance_after = _add_to_balance(user_id, amount)
+        return LedgerEntry.objects.create(
+            user_id=user_id,
+            amount=amount,
+            kind=kind,
+            key=key,
+            reference=reference,
+            balance_after=balance_after,
+            reverses=reverses,
+            created_by=created_by,
+            note=note,
+        )
+
+
+def _add_to_balance(user_id: uuid.UUID, amount: int) -> int:
+    """One statement: the row lock, the increment and the new balance (UPDATE … RETURNING)."""
+    pk = RewardUser._meta.pk.get_db_prep_value(user_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE users SET coins = coins + %s WHERE id = %s RETURNING coins", [amount, pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise RewardUser.DoesNotExist(f"No reward user {user_id}")
+    return row[0]
+
+
+def adjust_balance(*, user: RewardUser, amount: int, reason: str, staff: AbstractBaseUser) -> LedgerEntry:
+    """A staff correction: audited by who made it and why."""
+    if not reason.strip():
+        raise ValueError("An adjustment needs a reason.")
+    return post_entry(
+        user_id=user.pk,
+        amount=amount,
+        kind=LedgerEntry.Kind.ADJUSTMENT,
+        key=f"adjustment:{uuid.uuid4()}",
+        reference=f"staff:{staff.pk}",
+        created_by=staff,
+        note=reason.strip(),
+    )

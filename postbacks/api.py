@@ -1,0 +1,155 @@
+from dataclasses import asdict
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from postbacks.parsing import parse_partner_postback
+from postbacks.services import PostbackOutcome, record_partner_postback
+from rewardhub.errors import ApiError
+from rewardhub.schema import PARTNER_AUTH, error_responses
+
+DUPLICATE_MESSAGE = "Duplicate postback for this user, game, and level"
+
+
+class PostbackRequestSchema(serializers.Serializer):
+    pid = serializers.CharField(help_text="Store app pid from the install referrer.")
+    uid = serializers.UUIDField(help_text="Reward user id from the install referrer. Aliases: userId, user_id.")
+    gid = serializers.CharField(help_text="Game id from the install referrer. Aliases: game_id, gameId.")
+    level_number = serializers.IntegerField(min_value=1, help_text="Completed level. Alias: level.")
+    reason = serializers.CharField(required=False, help_text="Free text, stored in the postback's metadata.")
+
+
+class PostbackUserSchema(serializers.Serializer):
+    id = serializers.UUIDField()
+    coins = serializers.IntegerField(help_text="Balance after this postback.")
+    appId = serializers.CharField(help_text="The user's store app pid.")
+    deviceId = serializers.CharField()
+
+
+class PostbackRecordedSchema(serializers.Serializer):
+    ok = serializers.BooleanField()
+    awarded = serializers.BooleanField(help_text="True when this level credited coins.")
+    milestone = serializers.BooleanField(help_text="True for every 5th level.")
+    pid = serializers.CharField()
+    gid = serializers.CharField()
+    game_id = serializers.CharField()
+    level_number = serializers.IntegerField()
+    coinDelta = serializers.IntegerField()
+    user = PostbackUserSchema()
+
+
+class PostbackDuplicateSchema(serializers.Serializer):
+    ok = serializers.BooleanField()
+    awarded = serializers.BooleanField()
+    duplicate = serializers.BooleanField()
+    pid = serializers.CharField()
+    gid = serializers.CharField()
+    level_number = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class PartnerPostbackApi(APIView):
+    parser_classes = []  # parse_partner_postback reads the raw body to answer with the contract's error codes
+
+    @extend_schema(
+        operation_id="partner_postback",
+        summary="Report a completed level",
+        description=(
+            "Records the level once per user, game and level; credits coins on every 5th level "
+            "(1-30: 25, 31-70: 15, 71-90: 10, 91-100: 5, 101-130: 2, 131+: 1). A repeat answers 200 "
+            f"with `duplicate: true`. Bodies over {settings.API_MAX_BODY_BYTES} bytes get 413."
+        ),
+        tags=["Partner games"],
+        auth=PARTNER_AUTH,
+        request=PostbackRequestSchema,
+        responses={
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="PostbackResult",
+                    serializers=[PostbackRecordedSchema, PostbackDuplicateSchema],
+                    resource_type_field_name=None,
+                ),
+                description="Recorded (credited on a milestone), or a duplicate of an earlier postback.",
+            ),
+            **error_responses(
+                (
+                    400,
+                    "invalid_json, unknown_field, missing_field, invalid_field, unknown_pid, unknown_gid, "
+                    "game_inactive",
+                ),
+                (401, "unauthorized: missing or invalid API secret, or a secret for another pid"),
+                (404, "unknown_uid: no such user in this store app"),
+                (413, "payload_too_large"),
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Level 10",
+                request_only=True,
+                value={
+                    "pid": "cashgiraffe",
+                    "uid": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+                    "gid": "my_game",
+                    "level_number": 10,
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        secret = partner_secret(request)
+        payload = parse_partner_postback(read_limited_body(request))
+        return Response(postback_body(record_partner_postback(secret=secret, **asdict(payload))))
+
+
+def partner_secret(request) -> str:
+    """`Authorization: Bearer <secret>` or `X-Reward-Api-Secret: <secret>`."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    secret = credentials.strip() if scheme.lower() == "bearer" else request.headers.get("X-Reward-Api-Secret", "")
+    if not secret:
+        raise ApiError("unauthorized", "Missing or invalid API secret.", status.HTTP_401_UNAUTHORIZED)
+    return secret
+
+
+def read_limited_body(request) -> bytes:
+    limit = settings.API_MAX_BODY_BYTES
+    too_large = ApiError(
+        "payload_too_large", f"The body must be at most {limit} bytes.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise too_large
+    raw = request._request.read(limit + 1)
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+def postback_body(outcome: PostbackOutcome) -> dict:
+    target = outcome.target
+    if outcome.duplicate:
+        return {
+            "ok": True,
+            "awarded": False,
+            "duplicate": True,
+            "pid": target.pid,
+            "gid": target.gid,
+            "level_number": outcome.level_number,
+            "message": DUPLICATE_MESSAGE,
+        }
+    return {
+        "ok": True,
+        "awarded": outcome.coin_delta > 0,
+        "milestone": outcome.milestone,
+        "pid": target.pid,
+        "gid": target.gid,
+        "game_id": target.gid,
+        "level_number": outcome.level_number,
+        "coinDelta": outcome.coin_delta,
+        "user": {"id": str(target.user_id), "coins": outcome.coins, "appId": target.pid, "deviceId": target.device_id},
+    }

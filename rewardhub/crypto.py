@@ -1,0 +1,46 @@
+"""Encryption at rest for secrets we must read back to compute an HMAC (API keys, network secrets).
+
+Fernet (AES-128-CBC + HMAC-SHA256) from `cryptography`. FIELD_ENCRYPTION_KEYS lists Fernet keys, newest
+first: the first encrypts, every one decrypts, so a key is rotated by prepending the new one and running
+`manage.py rotate_encryption_key`. Without keys (local development) one is derived from SECRET_KEY.
+"""
+
+import base64
+import hashlib
+from functools import cache
+
+from cryptography.fernet import Fernet, MultiFernet
+from django.conf import settings
+from django.db import models
+
+
+@cache
+def _fernet() -> MultiFernet:
+    keys = settings.FIELD_ENCRYPTION_KEYS or [
+        base64.urlsafe_b64encode(hashlib.sha256(settings.SECRET_KEY.encode()).digest()).decode()
+    ]
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def encrypt(plain: str) -> str:
+    return _fernet().encrypt(plain.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    return _fernet().decrypt(token.encode()).decode()
+
+
+def reencrypt(token: str) -> str:
+    """The same plaintext under the current first key."""
+    return _fernet().rotate(token.encode()).decode()
+
+
+class EncryptedTextField(models.TextField):
+    """A text column holding a Fernet token; Python code only ever sees the plaintext."""
+
+    def from_db_value(self, value, expression, connection):
+        return value if value is None else decrypt(value)
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return value if value in (None, "") else encrypt(value)

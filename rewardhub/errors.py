@@ -1,0 +1,60 @@
+"""One error shape for the JSON APIs: {"ok": false, "error": <stable code>, "message": <human text>}."""
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """An error with a stable machine-readable code; raise it from API views and services."""
+
+    def __init__(self, code: str, message: str, http_status: int = status.HTTP_400_BAD_REQUEST):
+        super().__init__(message, code)
+        self.error_code = code
+        self.status_code = http_status
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"ok": False, "error": code, "message": message}
+
+
+def error_response(code: str, message: str, http_status: int) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=http_status)
+
+
+_DRF_CODES = {
+    exceptions.ParseError: "invalid_json",
+    exceptions.NotAuthenticated: "unauthorized",
+    exceptions.AuthenticationFailed: "unauthorized",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid_request",
+}
+
+
+def api_exception_handler(exc, context):
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # not an API error: let Django log it and answer 500
+    if isinstance(exc, ApiError):
+        code, message = exc.error_code, str(exc.detail)
+    else:
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+        message = _flatten(exc.detail)
+    return Response(error_body(code, message), status=response.status_code, headers=_kept_headers(response))
+
+
+def _kept_headers(response) -> dict:
+    return {name: response[name] for name in ("Retry-After", "WWW-Authenticate", "Allow") if name in response}
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{field}: {_flatten(value)}" for field, value in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_flatten(item) for item in detail)
+    return str(detail)
