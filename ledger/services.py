@@ -22,7 +22,8 @@ def post_entry(
 ) -> LedgerEntry:
     """Move `amount` coins for a user. `key` is unique: posting the same key twice raises IntegrityError
     and rolls the balance back with it, so a caller bug can never pay twice."""
-    with transaction.atomic():
+    # No savepoint: a failure here must fail the caller's whole transaction, never be swallowed.
+    with transaction.atomic(savepoint=False):
         balance_after = _add_to_balance(user_id, amount)
         return LedgerEntry.objects.create(
             user_id=user_id,

@@ -6,9 +6,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.selectors import is_valid_partner_secret
 from postbacks.parsing import parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
-from rewardhub.errors import ApiError
+from rewardhub.errors import ApiError, unauthorized
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
 DUPLICATE_MESSAGE = "Duplicate postback for this user, game, and level"
@@ -100,7 +101,13 @@ class PartnerPostbackApi(APIView):
     )
     def post(self, request):
         secret = partner_secret(request)
-        payload = parse_partner_postback(read_limited_body(request))
+        try:
+            payload = parse_partner_postback(read_limited_body(request))
+        except ApiError:
+            # Authentication comes first: a stranger learns nothing about what a valid body looks like.
+            if not is_valid_partner_secret(secret):
+                raise unauthorized() from None
+            raise
         return Response(postback_body(record_partner_postback(secret=secret, **asdict(payload))))
 
 
@@ -109,7 +116,7 @@ def partner_secret(request) -> str:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     secret = credentials.strip() if scheme.lower() == "bearer" else request.headers.get("X-Reward-Api-Secret", "")
     if not secret:
-        raise ApiError("unauthorized", "Missing or invalid API secret.", status.HTTP_401_UNAUTHORIZED)
+        raise unauthorized()
     return secret
 
 

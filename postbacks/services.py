@@ -1,9 +1,9 @@
 """Partner postbacks (seed 004): record every valid level once, credit coins on milestones."""
 
-import time
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -14,12 +14,12 @@ from catalog.services import hash_secret
 from ledger.models import LedgerEntry, RewardUser
 from ledger.services import post_entry
 from postbacks.models import UserPostback
-from rewardhub.errors import ApiError
+from rewardhub.errors import ApiError, unauthorized
 
 # (highest level of the band, coins per milestone in it); levels above the last band earn 1.
 MILESTONE_BANDS = ((30, 25), (70, 15), (90, 10), (100, 5), (130, 2))
 MILESTONE_EVERY = 5
-SECRET_TOUCH_INTERVAL = 60.0  # seconds; last-use time is for people, a write per request is not worth it
+SECRET_TOUCH_INTERVAL = 60  # seconds
 
 
 def is_milestone(level_number: int) -> bool:
@@ -43,6 +43,7 @@ class PostbackTarget:
     user_id: uuid.UUID
     coins: int
     device_id: str
+    stale_last_use: bool
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,14 @@ def record_partner_postback(
                 key=f"partner_postback:{postback_id}",
                 reference=f"user_postbacks:{postback_id}",
             ).balance_after
-    _touch_secret(target.secret_id)
+    if target.stale_last_use:
+        PartnerSecret.objects.filter(pk=target.secret_id).update(last_used_at=timezone.now())
     return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
 
 
 _AUTHORIZE_SQL = """
-SELECT s.id, a.pid, g.id, g.active, u.coins, u.device_id
+SELECT s.id, a.pid, g.id, g.active, u.coins, u.device_id,
+       s.last_used_at IS NULL OR s.last_used_at < %s
 FROM partner_api_secrets s
 JOIN store_apps a ON a.id = s.store_app_id
 LEFT JOIN reward_games g ON g.gid = %s
@@ -95,16 +98,14 @@ def _authorize(*, secret: str, pid: str, gid: str, uid: uuid.UUID) -> PostbackTa
     """Authenticate the secret and resolve pid, gid and uid in one round trip; the error order is the
     contract's: secret (401), pid (400, or 401 for another partner's pid), gid (400), uid (404)."""
     with connection.cursor() as cursor:
-        cursor.execute(_AUTHORIZE_SQL, [gid, _user_pk(uid), hash_secret(secret)])
+        cursor.execute(_AUTHORIZE_SQL, [_touch_cutoff(), gid, _user_pk(uid), hash_secret(secret)])
         row = cursor.fetchone()
     if row is None:
-        raise ApiError("unauthorized", "Missing or invalid API secret.", status.HTTP_401_UNAUTHORIZED)
-    secret_id, secret_pid, game_pk, game_active, coins, device_id = row
+        raise unauthorized()
+    secret_id, secret_pid, game_pk, game_active, coins, device_id, stale_last_use = row
     if secret_pid != pid:
         if StoreApp.objects.filter(pid=pid).exists():
-            raise ApiError(
-                "unauthorized", f"This API secret is not valid for pid '{pid}'.", status.HTTP_401_UNAUTHORIZED
-            )
+            raise unauthorized(f"This API secret is not valid for pid '{pid}'.")
         raise ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
     if game_pk is None:
         raise ApiError("unknown_gid", f"No reward game is registered with gid '{gid}'.")
@@ -112,7 +113,7 @@ def _authorize(*, secret: str, pid: str, gid: str, uid: uuid.UUID) -> PostbackTa
         raise ApiError("game_inactive", f"The reward game '{gid}' is not accepting postbacks.")
     if coins is None:
         raise ApiError("unknown_uid", f"No user {uid} in store app '{pid}'.", status.HTTP_404_NOT_FOUND)
-    return PostbackTarget(secret_id, pid, gid, game_pk, uid, coins, device_id)
+    return PostbackTarget(secret_id, pid, gid, game_pk, uid, coins, device_id, bool(stale_last_use))
 
 
 _INSERT_POSTBACK_SQL = """
@@ -147,12 +148,7 @@ def _user_pk(uid: uuid.UUID):
     return RewardUser._meta.pk.get_db_prep_value(uid, connection)
 
 
-_secret_touched_at: dict[int, float] = {}
-
-
-def _touch_secret(secret_id: int) -> None:
-    """Record last use at most once a minute per process."""
-    now = time.monotonic()
-    if now - _secret_touched_at.get(secret_id, -SECRET_TOUCH_INTERVAL) >= SECRET_TOUCH_INTERVAL:
-        _secret_touched_at[secret_id] = now
-        PartnerSecret.objects.filter(pk=secret_id).update(last_used_at=timezone.now())
+def _touch_cutoff():
+    """Last use is for people: record it at most once a minute, not with a write per request."""
+    cutoff = timezone.now() - timedelta(seconds=SECRET_TOUCH_INTERVAL)
+    return PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(cutoff, connection)

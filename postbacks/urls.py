@@ -1,9 +1,11 @@
 from django.shortcuts import redirect
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from postbacks.api import PartnerPostbackApi
 
 
+@csrf_exempt
 def legacy_postback(request):
     """Old integrations' paths: 308 keeps the method and body."""
     query = request.META.get("QUERY_STRING")

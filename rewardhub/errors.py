@@ -58,3 +58,7 @@ def _flatten(detail) -> str:
     if isinstance(detail, list):
         return " ".join(_flatten(item) for item in detail)
     return str(detail)
+
+
+def unauthorized(message: str = "Missing or invalid API secret.") -> ApiError:
+    return ApiError("unauthorized", message, status.HTTP_401_UNAUTHORIZED)
