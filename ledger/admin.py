@@ -1,11 +1,11 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from ledger.models import LedgerEntry, RewardUser
-from ledger.services import adjust_balance
+from ledger.models import BanRecord, LedgerEntry, RewardUser
+from ledger.services import adjust_balance, set_ban
 
 
 class ReadOnlyAdminMixin:
@@ -31,6 +31,18 @@ class LedgerEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
+class BanRecordInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = BanRecord
+    fields = ["created_at", "action", "reason", "staff"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = "ban history"
+
+
+class BanForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded with your name.")
+
+
 class AdjustBalanceForm(forms.Form):
     amount = forms.IntegerField(help_text="Coins to add; negative to remove.")
     reason = forms.CharField(
@@ -45,12 +57,16 @@ class AdjustBalanceForm(forms.Form):
 
 @admin.register(RewardUser)
 class RewardUserAdmin(admin.ModelAdmin):
-    list_display = ["id", "device_id", "store_app", "coins", "created_at"]
-    list_filter = ["store_app", "created_at"]
+    @admin.display(boolean=True, description="banned")
+    def is_banned(self, obj):
+        return obj.is_banned
+
+    list_display = ["id", "device_id", "store_app", "coins", "is_banned", "created_at"]
+    list_filter = ["store_app", ("banned_at", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["=id", "device_id"]
-    readonly_fields = ["id", "coins", "created_at"]
-    fields = ["id", "store_app", "device_id", "coins", "created_at"]
-    inlines = [LedgerEntryInline]
+    readonly_fields = ["id", "coins", "created_at", "banned_at", "ban_reason"]
+    fields = ["id", "store_app", "device_id", "coins", "created_at", "banned_at", "ban_reason"]
+    inlines = [LedgerEntryInline, BanRecordInline]
     list_select_related = ["store_app"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -58,7 +74,12 @@ class RewardUserAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         adjust = self.admin_site.admin_view(self.adjust_balance_view)
-        return [path("<uuid:user_id>/adjust/", adjust, name="ledger_rewarduser_adjust"), *super().get_urls()]
+        ban = self.admin_site.admin_view(self.ban_view)
+        return [
+            path("<uuid:user_id>/adjust/", adjust, name="ledger_rewarduser_adjust"),
+            path("<uuid:user_id>/ban/", ban, name="ledger_rewarduser_ban"),
+            *super().get_urls(),
+        ]
 
     def adjust_balance_view(self, request, user_id):
         """Staff correction: a new ledger entry with amount, reason and who made it."""
@@ -69,18 +90,44 @@ class RewardUserAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             entry = adjust_balance(user=user, staff=request.user, **form.cleaned_data)
             self.log_change(request, user, f"Adjusted balance by {entry.amount:+d}: {entry.note}")
-            self.message_user(
-                request, f"Balance adjusted by {entry.amount:+d} to {entry.balance_after}.", messages.SUCCESS
-            )
+            self.message_user(request, f"Balance adjusted by {entry.amount:+d} to {entry.balance_after}.")
             return redirect(reverse("admin:ledger_rewarduser_change", args=[user.pk]))
+        intro = (
+            f"Current balance: {user.coins} coins. The adjustment is written to the ledger as a new entry "
+            "with your name and the reason; it cannot be edited afterwards."
+        )
+        return self._staff_action_page(request, user, form, f"Adjust balance of {user.id}", intro)
+
+    def ban_view(self, request, user_id):
+        """Ban a user (or lift the ban): their API calls get 403 and postbacks credit nothing."""
+        user = self.get_object(request, str(user_id))
+        if user is None or not self.has_change_permission(request, user):
+            return redirect("admin:ledger_rewarduser_changelist")
+        banning = not user.is_banned
+        form = BanForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            if set_ban(user=user, banned=banning, reason=reason, staff=request.user):
+                self.log_change(request, user, f"{'Banned' if banning else 'Unbanned'}: {reason}")
+                self.message_user(request, f"User {'banned' if banning else 'unbanned'}.")
+            return redirect(reverse("admin:ledger_rewarduser_change", args=[user.pk]))
+        intro = (
+            "A banned user's app calls are refused and partner postbacks are stored without credit."
+            if banning
+            else f"Banned since {user.banned_at:%Y-%m-%d %H:%M} for: {user.ban_reason}"
+        )
+        return self._staff_action_page(request, user, form, f"{'Ban' if banning else 'Unban'} {user.id}", intro)
+
+    def _staff_action_page(self, request, user, form, title, intro):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "user_obj": user,
+            "original": user,
             "form": form,
-            "title": f"Adjust balance of {user.id}",
+            "title": title,
+            "intro": intro,
         }
-        return TemplateResponse(request, "admin/ledger/rewarduser/adjust.html", context)
+        return TemplateResponse(request, "admin/ledger/rewarduser/staff_action.html", context)
 
 
 @admin.register(LedgerEntry)

@@ -14,6 +14,8 @@ class RewardUser(models.Model):
     device_id = models.CharField(max_length=255)
     coins = models.BigIntegerField(default=0, editable=False, help_text="Cached sum of the user's ledger entries.")
     created_at = models.DateTimeField(auto_now_add=True)
+    banned_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="Set by an operator's ban.")
+    ban_reason = models.TextField(blank=True, editable=False)
 
     class Meta:
         db_table = "users"
@@ -25,6 +27,30 @@ class RewardUser(models.Model):
 
     def __str__(self):
         return f"{self.id} ({self.device_id})"
+
+    @property
+    def is_banned(self) -> bool:
+        return self.banned_at is not None
+
+
+class BanRecord(models.Model):
+    """Who banned or unbanned a user, when and why: the audit trail behind `RewardUser.banned_at`."""
+
+    class Action(models.TextChoices):
+        BAN = "ban", "Banned"
+        UNBAN = "unban", "Unbanned"
+
+    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="ban_records")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    reason = models.TextField()
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} by {self.staff} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class LedgerEntry(models.Model):

@@ -5,8 +5,9 @@ import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.utils import timezone
 
-from ledger.models import LedgerEntry, RewardUser
+from ledger.models import BanRecord, LedgerEntry, RewardUser
 
 
 def post_entry(
@@ -62,3 +63,21 @@ def adjust_balance(*, user: RewardUser, amount: int, reason: str, staff: Abstrac
         created_by=staff,
         note=reason.strip(),
     )
+
+
+@transaction.atomic
+def set_ban(*, user: RewardUser, banned: bool, reason: str, staff: AbstractBaseUser) -> bool:
+    """An operator's ban or unban, recorded with who and why. Returns False when nothing changed."""
+    if not reason.strip():
+        raise ValueError("A ban or unban needs a reason.")
+    changed = RewardUser.objects.filter(pk=user.pk, banned_at__isnull=banned).update(
+        banned_at=timezone.now() if banned else None, ban_reason=reason.strip() if banned else ""
+    )
+    if changed:
+        BanRecord.objects.create(
+            user=user,
+            action=BanRecord.Action.BAN if banned else BanRecord.Action.UNBAN,
+            reason=reason.strip(),
+            staff=staff,
+        )
+    return bool(changed)
