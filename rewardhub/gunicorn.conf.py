@@ -1,0 +1,16 @@
+"""gunicorn settings for production: `gunicorn -c rewardhub/gunicorn.conf.py rewardhub.wsgi`."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Requests mostly wait on PostgreSQL, so more processes than cores keep the CPUs busy.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+graceful_timeout = 20
+max_requests = 0
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+errorlog = "-"
+# Behind a proxy, gunicorn trusts X-Forwarded-* only from these addresses.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
