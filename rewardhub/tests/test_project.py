@@ -68,3 +68,15 @@ def test_seed_demo_secret_works_with_the_printed_user(capsys):
 
 def test_openapi_schema_is_valid_and_has_no_warnings(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+
+def test_a_lost_database_connection_answers_503_not_500():
+    with mock.patch("postbacks.services.connection.cursor", side_effect=OperationalError("server closed")):
+        response = Client().post(
+            "/api/postback",
+            {"pid": "p", "uid": "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "gid": "g", "level_number": 5},
+            content_type="application/json",
+            headers={"Authorization": "Bearer x"},
+        )
+    assert response.status_code == 503
+    assert response.json()["error"] == "service_unavailable"
