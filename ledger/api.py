@@ -106,7 +106,8 @@ class AppMeApi(AppApi):
 class AppLedgerEntrySchema(serializers.ModelSerializer):
     class Meta:
         model = LedgerEntry
-        fields = ["id", "amount", "kind", "reference", "balance_after", "reverses", "created_at"]
+        # Not `reference` or `note`: they name staff members and internal rows the app has no use for.
+        fields = ["id", "amount", "kind", "balance_after", "reverses", "created_at"]
 
 
 class NewestFirstPagination(CursorPagination):

@@ -2,12 +2,12 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
 from catalog.services import hash_secret
 from ledger.models import AppToken, RewardUser
 from ledger.services import record_app_token_use, user_banned
-from rewardhub.errors import unauthorized
 
 
 class AppTokenAuthentication(BaseAuthentication):
@@ -23,7 +23,7 @@ class AppTokenAuthentication(BaseAuthentication):
             .first()
         )
         if token is None:
-            raise unauthorized("Invalid or revoked app token.")
+            raise AuthenticationFailed("Invalid or revoked app token.")  # 401 with WWW-Authenticate
         record_app_token_use(token=token)
         return token.user, token
 

@@ -132,8 +132,11 @@ def revoke_app_token(*, token: AppToken, revoked_by: AbstractBaseUser | None = N
     )
 
 
-def record_app_token_use(*, token: AppToken, interval_seconds: int = 60) -> None:
+APP_TOKEN_TOUCH_INTERVAL = 60  # seconds
+
+
+def record_app_token_use(*, token: AppToken) -> None:
     """Last use is for people: write it at most once a minute per token, not on every request."""
     now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= interval_seconds:
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= APP_TOKEN_TOUCH_INTERVAL:
         AppToken.objects.filter(pk=token.pk).update(last_used_at=now)
