@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from catalog.tests.factories import RewardGameFactory
+from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from ledger.services import issue_app_token
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import UserPostback
@@ -161,3 +161,26 @@ def test_concurrent_acks_of_the_same_postback_ack_it_once(user, game, token):
     bodies = [r.json() for r in responses]
     assert sorted(len(b["acked"]) for b in bodies) == [0, 0, 0, 0, 0, 1]
     assert sum(len(b["already_acked"]) for b in bodies) == 5
+
+
+def test_seed_004_flow_from_registration_to_applied_postback(game):
+    secret = partner_secret_for(StoreAppFactory(pid="cashgiraffe"))
+    registered = (
+        Client()
+        .post("/api/app/users", {"pid": "cashgiraffe", "device_id": "phone-1"}, content_type="application/json")
+        .json()
+    )
+    uid, token = registered["user"]["id"], registered["token"]
+    Client().post(
+        "/api/postback",
+        {"pid": "cashgiraffe", "uid": uid, "gid": "my_game", "level_number": 10},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    queued = list_postbacks(token).json()["results"]
+    assert [(p["level_number"], p["coin_delta"]) for p in queued] == [(10, 25)]
+    assert ack(token, [queued[0]["id"]]).json()["acked"] == [queued[0]["id"]]
+    assert list_postbacks(token).json()["results"] == []
+    me = Client().get("/api/app/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["coins"] == 25
