@@ -1,11 +1,11 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from ledger.models import BanRecord, LedgerEntry, RewardUser
-from ledger.services import adjust_balance, set_ban
+from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
+from ledger.services import adjust_balance, revoke_app_token, set_ban
 
 
 class ReadOnlyAdminMixin:
@@ -39,6 +39,15 @@ class BanRecordInline(ReadOnlyAdminMixin, admin.TabularInline):
     verbose_name_plural = "ban history"
 
 
+class AppTokenInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = AppToken
+    fields = ["prefix", "created_at", "last_used_at", "revoked_at", "revoked_by"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    verbose_name_plural = "app tokens (revoke them from the app token list)"
+
+
 class BanForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded with your name.")
 
@@ -66,7 +75,7 @@ class RewardUserAdmin(admin.ModelAdmin):
     search_fields = ["=id", "device_id"]
     readonly_fields = ["id", "coins", "created_at", "banned_at", "ban_reason"]
     fields = ["id", "store_app", "device_id", "coins", "created_at", "banned_at", "ban_reason"]
-    inlines = [LedgerEntryInline, BanRecordInline]
+    inlines = [LedgerEntryInline, BanRecordInline, AppTokenInline]
     list_select_related = ["store_app"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -137,3 +146,28 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=user__id", "user__device_id", "reference", "key"]
     list_select_related = ["user", "created_by"]
     raw_id_fields = ["user", "reverses"]
+
+
+@admin.register(AppToken)
+class AppTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Tokens are issued by the app's registration; staff can only revoke them."""
+
+    list_display = ["prefix", "user", "is_active", "created_at", "last_used_at", "revoked_at", "revoked_by"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["prefix", "=user__id", "user__device_id"]
+    list_select_related = ["user", "revoked_by"]
+    fields = ["prefix", "user", "created_at", "last_used_at", "revoked_at", "revoked_by"]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.display(boolean=True, description="active")
+    def is_active(self, obj):
+        return obj.is_active
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("ledger.change_apptoken")
+
+    @admin.action(description="Revoke selected app tokens", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        revoked = sum(revoke_app_token(token=token, revoked_by=request.user) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} app token(s).", messages.SUCCESS)

@@ -90,3 +90,29 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.amount:+d} {self.get_kind_display()} → {self.balance_after}"
+
+
+class AppToken(models.Model):
+    """A bearer token the reward app uses for its own API, issued at registration. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="app_tokens")
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to recognise it.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        db_table = "app_tokens"
+        ordering = ["-created_at"]
+        verbose_name = "app token"
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.user_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

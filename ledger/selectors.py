@@ -1,7 +1,7 @@
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from ledger.models import RewardUser
+from ledger.models import LedgerEntry, RewardUser
 
 
 def users_out_of_balance() -> QuerySet[RewardUser]:
@@ -11,3 +11,7 @@ def users_out_of_balance() -> QuerySet[RewardUser]:
         .filter(~Q(coins=F("entries_total")))
         .order_by("id")
     )
+
+
+def user_entries(user_id) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(user_id=user_id)

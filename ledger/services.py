@@ -1,13 +1,19 @@
 """The only code that changes a balance: each change is an immutable LedgerEntry plus the cached balance,
 written in one transaction."""
 
+import secrets
 import uuid
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework import status
 
-from ledger.models import BanRecord, LedgerEntry, RewardUser
+from catalog.models import StoreApp
+from catalog.services import SECRET_PREFIX_LENGTH, hash_secret
+from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
+from rewardhub.errors import ApiError
 
 
 def post_entry(
@@ -81,3 +87,56 @@ def set_ban(*, user: RewardUser, banned: bool, reason: str, staff: AbstractBaseU
             staff=staff,
         )
     return bool(changed)
+
+
+def user_banned() -> ApiError:
+    return ApiError(
+        "user_banned", "This user has been banned by an operator; contact support.", status.HTTP_403_FORBIDDEN
+    )
+
+
+@dataclass(frozen=True)
+class AppRegistration:
+    user: RewardUser
+    token: str  # plain text: returned once, only its hash is stored
+    created: bool
+
+
+def register_app_user(*, pid: str, device_id: str) -> AppRegistration:
+    """The reward app's sign-up: one user per store app + device, so a reinstall gets its user (and coins) back,
+    with a new token each time. Earlier tokens stay valid until an operator revokes them."""
+    store_app = StoreApp.objects.filter(pid=pid).first()
+    if store_app is None:
+        raise ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
+    with transaction.atomic():
+        # get_or_create inserts in a savepoint and re-reads on IntegrityError: when two first launches of the
+        # same device race, the unique (store_app, device_id) picks one row and both get it.
+        user, created = RewardUser.objects.get_or_create(store_app=store_app, device_id=device_id)
+        if user.is_banned:
+            raise user_banned()
+        _, token = issue_app_token(user=user)
+    return AppRegistration(user=user, token=token, created=created)
+
+
+def issue_app_token(*, user: RewardUser) -> tuple[AppToken, str]:
+    """A new token and its plain text, which is never stored."""
+    plain = "rha_" + secrets.token_urlsafe(32)
+    token = AppToken.objects.create(user=user, prefix=plain[:SECRET_PREFIX_LENGTH], token_hash=hash_secret(plain))
+    return token, plain
+
+
+def revoke_app_token(*, token: AppToken, revoked_by: AbstractBaseUser | None = None) -> bool:
+    """Revoke once; returns False when it was already revoked."""
+    return bool(
+        AppToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now(), revoked_by=revoked_by)
+    )
+
+
+APP_TOKEN_TOUCH_INTERVAL = 60  # seconds
+
+
+def record_app_token_use(*, token: AppToken) -> None:
+    """Last use is for people: write it at most once a minute per token, not on every request."""
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= APP_TOKEN_TOUCH_INTERVAL:
+        AppToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -6,7 +6,7 @@ from postbacks.models import UserPostback
 
 @admin.register(UserPostback)
 class UserPostbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "created_at", "user", "game", "pid", "level_number", "awarded", "coin_delta"]
-    list_filter = ["awarded", "game", "pid", "created_at"]
+    list_display = ["id", "created_at", "user", "game", "pid", "level_number", "awarded", "coin_delta", "applied_at"]
+    list_filter = ["awarded", ("applied_at", admin.EmptyFieldListFilter), "game", "pid", "created_at"]
     search_fields = ["=user__id", "user__device_id", "game__gid"]
     list_select_related = ["user", "game"]

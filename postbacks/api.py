@@ -13,6 +13,7 @@ from rewardhub.errors import ApiError, unauthorized
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
 DUPLICATE_MESSAGE = "Duplicate postback for this user, game, and level"
+BANNED_MESSAGE = "The user is banned: the level was recorded without coins"
 
 
 class PostbackRequestSchema(serializers.Serializer):
@@ -40,6 +41,8 @@ class PostbackRecordedSchema(serializers.Serializer):
     level_number = serializers.IntegerField()
     coinDelta = serializers.IntegerField()
     user = PostbackUserSchema()
+    banned = serializers.BooleanField(required=False, help_text="Present (true) when an operator banned the user.")
+    message = serializers.CharField(required=False, help_text="Why nothing was credited to a banned user.")
 
 
 class PostbackDuplicateSchema(serializers.Serializer):
@@ -61,7 +64,9 @@ class PartnerPostbackApi(APIView):
         description=(
             "Records the level once per user, game and level; credits coins on every 5th level "
             "(1-30: 25, 31-70: 15, 71-90: 10, 91-100: 5, 101-130: 2, 131+: 1). A repeat answers 200 "
-            f"with `duplicate: true`. Bodies over {settings.API_MAX_BODY_BYTES} bytes get 413."
+            "with `duplicate: true`. A user banned by an operator has the level recorded without coins "
+            f"(`awarded: false`, `coinDelta: 0`, `banned: true`). Bodies over {settings.API_MAX_BODY_BYTES} bytes "
+            "get 413."
         ),
         tags=["Partner games"],
         auth=PARTNER_AUTH,
@@ -149,7 +154,7 @@ def postback_body(outcome: PostbackOutcome) -> dict:
             "level_number": outcome.level_number,
             "message": DUPLICATE_MESSAGE,
         }
-    return {
+    body = {
         "ok": True,
         "awarded": outcome.coin_delta > 0,
         "milestone": outcome.milestone,
@@ -160,3 +165,6 @@ def postback_body(outcome: PostbackOutcome) -> dict:
         "coinDelta": outcome.coin_delta,
         "user": {"id": str(target.user_id), "coins": outcome.coins, "appId": target.pid, "deviceId": target.device_id},
     }
+    if target.banned:
+        body.update(banned=True, message=BANNED_MESSAGE)
+    return body

@@ -18,6 +18,9 @@ class UserPostback(models.Model):
     coin_delta = models.IntegerField()
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_default=Now())
+    applied_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the reward app acknowledged applying it."
+    )
 
     class Meta:
         db_table = "user_postbacks"
@@ -26,6 +29,10 @@ class UserPostback(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "game", "level_number"], name="uniq_postback_user_game_level"),
             models.CheckConstraint(condition=models.Q(level_number__gte=1), name="postback_level_positive"),
+        ]
+        indexes = [
+            # The app's sync query: this user's postbacks it has not applied yet, oldest first.
+            models.Index(fields=["user", "id"], condition=models.Q(applied_at=None), name="user_postback_unapplied"),
         ]
 
     def __str__(self):

@@ -44,6 +44,7 @@ class PostbackTarget:
     coins: int
     device_id: str
     stale_last_use: bool
+    banned: bool  # an operator banned the user: record the level, credit nothing
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,13 @@ def record_partner_postback(
     *, secret: str, pid: str, uid: uuid.UUID, gid: str, level_number: int, reason: str | None = None
 ) -> PostbackOutcome:
     target = _authorize(secret=secret, pid=pid, gid=gid, uid=uid)
-    coin_delta = milestone_coins(level_number)
+    coin_delta = 0 if target.banned else milestone_coins(level_number)
+    metadata = {"reason": reason} if reason else {}
+    if target.banned:
+        metadata["banned"] = True  # tells support why a milestone paid nothing
     # A non-milestone is a single INSERT; only a credit needs the surrounding transaction.
     with transaction.atomic() if coin_delta else nullcontext():
-        postback_id = _insert_postback(target, level_number, coin_delta, {"reason": reason} if reason else {})
+        postback_id = _insert_postback(target, level_number, coin_delta, metadata)
         if postback_id is None:
             return PostbackOutcome(target, level_number, duplicate=True, coin_delta=0, coins=target.coins)
         coins = target.coins
@@ -85,7 +89,7 @@ def record_partner_postback(
 
 _AUTHORIZE_SQL = """
 SELECT s.id, a.pid, g.id, g.active, u.coins, u.device_id,
-       s.last_used_at IS NULL OR s.last_used_at < %s
+       s.last_used_at IS NULL OR s.last_used_at < %s, u.banned_at IS NOT NULL
 FROM partner_api_secrets s
 JOIN store_apps a ON a.id = s.store_app_id
 LEFT JOIN reward_games g ON g.gid = %s
@@ -102,7 +106,7 @@ def _authorize(*, secret: str, pid: str, gid: str, uid: uuid.UUID) -> PostbackTa
         row = cursor.fetchone()
     if row is None:
         raise unauthorized()
-    secret_id, secret_pid, game_pk, game_active, coins, device_id, stale_last_use = row
+    secret_id, secret_pid, game_pk, game_active, coins, device_id, stale_last_use, banned = row
     if secret_pid != pid:
         if StoreApp.objects.filter(pid=pid).exists():
             raise unauthorized(f"This API secret is not valid for pid '{pid}'.")
@@ -113,7 +117,7 @@ def _authorize(*, secret: str, pid: str, gid: str, uid: uuid.UUID) -> PostbackTa
         raise ApiError("game_inactive", f"The reward game '{gid}' is not accepting postbacks.")
     if coins is None:
         raise ApiError("unknown_uid", f"No user {uid} in store app '{pid}'.", status.HTTP_404_NOT_FOUND)
-    return PostbackTarget(secret_id, pid, gid, game_pk, uid, coins, device_id, bool(stale_last_use))
+    return PostbackTarget(secret_id, pid, gid, game_pk, uid, coins, device_id, bool(stale_last_use), bool(banned))
 
 
 _INSERT_POSTBACK_SQL = """
@@ -152,3 +156,31 @@ def _touch_cutoff():
     """Last use is for people: record it at most once a minute, not with a write per request."""
     cutoff = timezone.now() - timedelta(seconds=SECRET_TOUCH_INTERVAL)
     return PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(cutoff, connection)
+
+
+@dataclass(frozen=True)
+class AckResult:
+    acked: list[int]  # marked applied by this call
+    already_acked: list[int]  # applied earlier: nothing changed
+    not_found: list[int]  # no such postback for this user (another user's ids land here too)
+
+
+def ack_postbacks(*, user_id: uuid.UUID, ids: list[int]) -> AckResult:
+    """The reward app applied these postbacks: mark them once. Only the user's own postbacks are touched."""
+    ids = sorted(set(ids))
+    with transaction.atomic():
+        # Row locks in id order: a concurrent ack of the same ids waits, then sees them applied.
+        applied_at = dict(
+            UserPostback.objects.select_for_update()
+            .filter(user_id=user_id, id__in=ids)
+            .order_by("id")
+            .values_list("id", "applied_at")
+        )
+        acked = [pk for pk in ids if pk in applied_at and applied_at[pk] is None]
+        if acked:
+            UserPostback.objects.filter(id__in=acked).update(applied_at=timezone.now())
+    return AckResult(
+        acked=acked,
+        already_acked=[pk for pk in ids if applied_at.get(pk) is not None],
+        not_found=[pk for pk in ids if pk not in applied_at],
+    )

@@ -105,6 +105,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "rewardhub.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Reward app registration, per client IP. Counters live in the default cache (per-process LocMemCache
+    # unless CACHES is configured), so with several workers the effective limit is this times the workers.
+    # Mobile carriers put many phones behind one IP, hence a generous rate.
+    "DEFAULT_THROTTLE_RATES": {"app_register": env("APP_REGISTER_RATE", default="60/minute")},
+    # Reverse proxies in front of us: the client IP is read that many hops from the end of X-Forwarded-For.
+    # 0 means REMOTE_ADDR, so a client cannot dodge the throttle by sending its own X-Forwarded-For.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
 }
 
 SPECTACULAR_SETTINGS = {

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from catalog.models import RewardGame, StoreApp
 from catalog.services import issue_partner_secret
+from ledger.demo import seed_app_demo
 from ledger.models import RewardUser
 
 DEMO_PID = "cashgiraffe"
@@ -46,6 +47,7 @@ def seed_demo() -> dict:
         "partner": {"pid": DEMO_PID, "gid": DEMO_GID, "api_secret": secret},
         "user": {"id": str(user.id), "device_id": user.device_id},
         "admin": {"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
+        **seed_app_demo(user),
     }
 
 
@@ -59,6 +61,7 @@ def describe(demo: dict) -> str:
         f"Game gid:        {demo['partner']['gid']}\n"
         f"API secret:      {demo['partner']['api_secret']}  (new each run; only its hash is stored)\n"
         f"Reward user id:  {demo['user']['id']}\n"
+        f"App token:       {demo['app']['token']}  (new each run; GET {base}/api/app/me with it)\n"
         f"Admin:           {base}/admin/  user {demo['admin']['username']}, "
         f"password {demo['admin']['password']}\n"
         f"API docs:        {base}/api/docs/\n\n"

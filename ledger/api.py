@@ -1,0 +1,236 @@
+"""The reward app's own API: registration, balance, ledger history, postback sync and install links."""
+
+from urllib.parse import quote
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from catalog.models import RewardGame
+from catalog.selectors import installable_games
+from ledger.authentication import AppTokenAuthentication, IsActiveAppUser
+from ledger.models import LedgerEntry, RewardUser
+from ledger.selectors import user_entries
+from ledger.services import register_app_user
+from postbacks.models import UserPostback
+from postbacks.selectors import unapplied_postbacks
+from postbacks.services import ack_postbacks
+from rewardhub.schema import error_responses
+
+PLAY_STORE_DETAILS_URL = "https://play.google.com/store/apps/details"
+MAX_ACK_IDS = 500
+AUTH_ERRORS = (
+    (401, "unauthorized: missing, invalid or revoked app token"),
+    (403, "user_banned: an operator banned this user"),
+)
+
+
+class AppUserSchema(serializers.ModelSerializer):
+    """The seed's user shape."""
+
+    appId = serializers.CharField(source="store_app.pid", help_text="The user's store app pid.")
+    deviceId = serializers.CharField(source="device_id")
+
+    class Meta:
+        model = RewardUser
+        fields = ["id", "coins", "appId", "deviceId"]
+        extra_kwargs = {"coins": {"help_text": "Available coins."}}
+
+
+class RegisterRequestSchema(serializers.Serializer):
+    pid = serializers.CharField(max_length=64, help_text="The reward app's store app pid.")
+    device_id = serializers.CharField(max_length=255, help_text="A stable id of this install's device.")
+
+
+class RegisterResponseSchema(serializers.Serializer):
+    created = serializers.BooleanField(help_text="False when this app + device was already registered.")
+    token = serializers.CharField(help_text="Bearer token for the other app calls. Shown once; store it.")
+    user = AppUserSchema()
+
+
+class AppUserRegisterApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "app_register"
+
+    @extend_schema(
+        operation_id="app_register",
+        summary="Register this device (or get its user back)",
+        description=(
+            "One user per store app + device: a reinstall gets the same user and coins back (200) with a new "
+            "token; a first registration answers 201. Throttled per client IP (429)."
+        ),
+        tags=["Reward app"],
+        auth=[],
+        request=RegisterRequestSchema,
+        responses={
+            201: OpenApiResponse(RegisterResponseSchema, description="A new user."),
+            200: OpenApiResponse(RegisterResponseSchema, description="The device's existing user, new token."),
+            **error_responses(
+                (400, "invalid_json, invalid_request, unknown_pid"),
+                (403, "user_banned: an operator banned this device's user"),
+                (429, "throttled: too many registrations from this IP; see Retry-After"),
+            ),
+        },
+    )
+    def post(self, request):
+        params = RegisterRequestSchema(data=request.data)
+        params.is_valid(raise_exception=True)
+        registration = register_app_user(**params.validated_data)
+        body = {
+            "created": registration.created,
+            "token": registration.token,
+            "user": AppUserSchema(registration.user).data,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK)
+
+
+class AppApi(APIView):
+    authentication_classes = [AppTokenAuthentication]
+    permission_classes = [IsActiveAppUser]
+
+
+class AppMeApi(AppApi):
+    @extend_schema(
+        operation_id="app_me",
+        summary="The user and their available coins",
+        tags=["Reward app"],
+        responses={200: AppUserSchema, **error_responses(*AUTH_ERRORS)},
+    )
+    def get(self, request):
+        return Response(AppUserSchema(request.user).data)
+
+
+class AppLedgerEntrySchema(serializers.ModelSerializer):
+    class Meta:
+        model = LedgerEntry
+        # Not `reference` or `note`: they name staff members and internal rows the app has no use for.
+        fields = ["id", "amount", "kind", "balance_after", "reverses", "created_at"]
+
+
+class NewestFirstPagination(CursorPagination):
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class AppEntryListApi(AppApi, generics.ListAPIView):
+    serializer_class = AppLedgerEntrySchema
+    pagination_class = NewestFirstPagination
+
+    def get_queryset(self):
+        return user_entries(self.request.user.pk)
+
+    @extend_schema(
+        operation_id="app_entries",
+        summary="The user's ledger entries, newest first",
+        description="Cursor-paginated: follow `next` until it is null.",
+        tags=["Reward app"],
+        responses={
+            200: AppLedgerEntrySchema(many=True),
+            **error_responses((404, "not_found: an invalid cursor"), *AUTH_ERRORS),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class AppPostbackSchema(serializers.ModelSerializer):
+    gid = serializers.CharField(source="game.gid")
+
+    class Meta:
+        model = UserPostback
+        fields = ["id", "gid", "pid", "level_number", "awarded", "coin_delta", "created_at"]
+
+
+class OldestFirstPagination(NewestFirstPagination):
+    ordering = "id"
+
+
+class AppPostbackListApi(AppApi, generics.ListAPIView):
+    serializer_class = AppPostbackSchema
+    pagination_class = OldestFirstPagination
+
+    def get_queryset(self):
+        return unapplied_postbacks(self.request.user.pk)
+
+    @extend_schema(
+        operation_id="app_postbacks",
+        summary="Postbacks the app has not applied yet, oldest first",
+        description="Cursor-paginated. Acknowledge applied ones with `POST /api/app/me/postbacks/ack`.",
+        tags=["Reward app"],
+        responses={
+            200: AppPostbackSchema(many=True),
+            **error_responses((404, "not_found: an invalid cursor"), *AUTH_ERRORS),
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class AckRequestSchema(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=MAX_ACK_IDS,
+        help_text="Postback ids the app has applied.",
+    )
+
+
+class AckResponseSchema(serializers.Serializer):
+    acked = serializers.ListField(child=serializers.IntegerField(), help_text="Marked applied by this call.")
+    already_acked = serializers.ListField(child=serializers.IntegerField(), help_text="Applied earlier; unchanged.")
+    not_found = serializers.ListField(child=serializers.IntegerField(), help_text="Not a postback of this user.")
+
+
+class AppPostbackAckApi(AppApi):
+    @extend_schema(
+        operation_id="app_postbacks_ack",
+        summary="Mark postbacks as applied by the app",
+        description="Idempotent: acking again, or an id that is not this user's, changes nothing and says so.",
+        tags=["Reward app"],
+        request=AckRequestSchema,
+        responses={200: AckResponseSchema, **error_responses((400, "invalid_json, invalid_request"), *AUTH_ERRORS)},
+    )
+    def post(self, request):
+        params = AckRequestSchema(data=request.data)
+        params.is_valid(raise_exception=True)
+        result = ack_postbacks(user_id=request.user.pk, ids=params.validated_data["ids"])
+        return Response(AckResponseSchema(result).data)
+
+
+class AppGameSchema(serializers.ModelSerializer):
+    install_url = serializers.SerializerMethodField(help_text="Play Store link carrying pid, uid and gid.")
+
+    class Meta:
+        model = RewardGame
+        fields = ["gid", "name", "play_package", "install_url"]
+
+    def get_install_url(self, game: RewardGame) -> str:
+        return play_install_url(game, self.context["user"])
+
+
+class AppGameListSchema(serializers.Serializer):
+    results = AppGameSchema(many=True)
+
+
+def play_install_url(game: RewardGame, user: RewardUser) -> str:
+    """The seed's install link: the referrer is one parameter that decodes to exactly pid=…&uid=…&gid=…."""
+    referrer = f"pid={user.store_app.pid}&uid={user.pk}&gid={game.gid}"
+    return f"{PLAY_STORE_DETAILS_URL}?id={quote(game.play_package, safe='')}&referrer={quote(referrer, safe='')}"
+
+
+class AppGameListApi(AppApi):
+    @extend_schema(
+        operation_id="app_games",
+        summary="Active reward games with this user's install links",
+        description="Games without a Play package cannot be installed from a link and are left out.",
+        tags=["Reward app"],
+        responses={200: AppGameListSchema, **error_responses(*AUTH_ERRORS)},
+    )
+    def get(self, request):
+        games = AppGameSchema(installable_games(), many=True, context={"user": request.user})
+        return Response({"results": games.data})

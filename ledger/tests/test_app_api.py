@@ -1,0 +1,380 @@
+import hashlib
+import uuid
+from datetime import timedelta
+from functools import partial
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+from rest_framework.throttling import ScopedRateThrottle
+
+from catalog.tests.factories import RewardGameFactory, StoreAppFactory
+from ledger.models import AppToken, RewardUser
+from ledger.services import adjust_balance, issue_app_token, revoke_app_token, set_ban
+from ledger.tests.factories import RewardUserFactory
+from rewardhub.testing import run_concurrently
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle():
+    cache.clear()  # registration counters live in the default cache
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def app():
+    return StoreAppFactory(pid="cashgiraffe")
+
+
+@pytest.fixture
+def staff():
+    return get_user_model().objects.create_user("operator", is_staff=True)
+
+
+def register(pid="cashgiraffe", device_id="device-1", **extra):
+    return Client().post(
+        "/api/app/users", {"pid": pid, "device_id": device_id}, content_type="application/json", **extra
+    )
+
+
+def get(path, token):
+    return Client().get(path, headers={"Authorization": f"Bearer {token}"} if token else {})
+
+
+def token_for(user):
+    return issue_app_token(user=user)[1]
+
+
+# Registration
+
+
+def test_registration_creates_a_user_and_returns_a_token(app):
+    response = register()
+
+    assert response.status_code == 201
+    body = response.json()
+    user = RewardUser.objects.get()
+    assert body["created"] is True
+    assert body["user"] == {"id": str(user.id), "coins": 0, "appId": "cashgiraffe", "deviceId": "device-1"}
+    assert get("/api/app/me", body["token"]).json()["id"] == str(user.id)
+
+
+def test_token_is_stored_only_as_its_sha256(app):
+    token = register().json()["token"]
+
+    stored = AppToken.objects.get()
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert stored.prefix == token[:10]
+    assert token not in (stored.token_hash, stored.prefix)
+
+
+def test_reregistering_the_device_returns_the_same_user_with_its_coins_and_a_new_token(app, staff):
+    first = register().json()
+    adjust_balance(user=RewardUser.objects.get(), amount=40, reason="welcome", staff=staff)
+
+    response = register()
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["created"] is False
+    assert body["user"]["id"] == first["user"]["id"]
+    assert body["user"]["coins"] == 40
+    assert body["token"] != first["token"]
+    assert RewardUser.objects.count() == 1
+
+
+def test_earlier_token_keeps_working_after_reregistration(app):
+    first = register().json()["token"]
+    register()
+    assert get("/api/app/me", first).status_code == 200
+
+
+def test_same_device_in_another_app_is_another_user(app):
+    StoreAppFactory(pid="otherapp")
+    first = register().json()["user"]["id"]
+    other = register(pid="otherapp").json()["user"]["id"]
+    assert first != other
+
+
+def test_unknown_pid_is_400(app):
+    response = register(pid="nope")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "ok": False,
+        "error": "unknown_pid",
+        "message": "No store app is registered with pid 'nope'.",
+    }
+    assert not RewardUser.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"pid": "cashgiraffe"},
+        {"device_id": "d"},
+        {"pid": "cashgiraffe", "device_id": ""},
+        {"pid": "cashgiraffe", "device_id": "x" * 256},
+    ],
+)
+def test_missing_or_invalid_fields_are_400(app, body):
+    response = Client().post("/api/app/users", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert not RewardUser.objects.exists()
+
+
+def test_registration_of_a_banned_device_is_403_without_a_token(app, staff):
+    user = RewardUserFactory(store_app=app, device_id="device-1")
+    set_ban(user=user, banned=True, reason="fraud", staff=staff)
+
+    response = register()
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "user_banned"
+    assert not AppToken.objects.exists()
+
+
+def test_registration_is_throttled_per_client_ip(app, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"app_register": "3/minute"})
+    for n in range(3):
+        assert register(device_id=f"d{n}", REMOTE_ADDR="10.0.0.1").status_code == 201
+
+    response = register(device_id="d3", REMOTE_ADDR="10.0.0.1")
+
+    assert response.status_code == 429
+    assert response.json()["error"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+    assert RewardUser.objects.count() == 3
+
+
+def test_throttle_counts_each_ip_separately(app, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"app_register": "1/minute"})
+    assert register(device_id="a", REMOTE_ADDR="10.0.0.1").status_code == 201
+    assert register(device_id="b", REMOTE_ADDR="10.0.0.2").status_code == 201
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_throttle(app, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"app_register": "1/minute"})
+    register(device_id="a", REMOTE_ADDR="10.0.0.1")
+    response = register(device_id="b", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert response.status_code == 429
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_registrations_of_one_device_get_one_user(app):
+    responses = run_concurrently([partial(register, REMOTE_ADDR=f"10.0.1.{n}") for n in range(6)])
+
+    assert all(not isinstance(r, Exception) for r in responses), responses
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
+    assert {r.json()["user"]["id"] for r in responses} == {str(RewardUser.objects.get().id)}
+    assert len({r.json()["token"] for r in responses}) == 6
+    assert AppToken.objects.count() == 6
+
+
+# Authentication
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"}]
+)
+@pytest.mark.parametrize("path", ["/api/app/me", "/api/app/me/entries", "/api/app/me/postbacks", "/api/app/games"])
+def test_missing_or_invalid_token_is_401(path, headers):
+    response = Client().get(path, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_ack_without_a_token_is_401():
+    response = Client().post("/api/app/me/postbacks/ack", {"ids": [1]}, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_revoked_token_is_401():
+    user = RewardUserFactory()
+    token = token_for(user)
+    revoke_app_token(token=AppToken.objects.get())
+
+    response = get("/api/app/me", token)
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+
+
+def test_use_is_recorded_on_the_token():
+    token = token_for(RewardUserFactory())
+    get("/api/app/me", token)
+    assert AppToken.objects.get().last_used_at is not None
+
+
+def test_last_use_is_written_at_most_once_a_minute(django_assert_num_queries):
+    token = token_for(RewardUserFactory())
+    recent = timezone.now() - timedelta(seconds=5)
+    AppToken.objects.update(last_used_at=recent)
+
+    with django_assert_num_queries(1):  # the token + user lookup only
+        get("/api/app/me", token)
+
+    assert AppToken.objects.get().last_used_at == recent
+
+
+# Banned users
+
+
+@pytest.mark.parametrize("path", ["/api/app/me", "/api/app/me/entries", "/api/app/me/postbacks", "/api/app/games"])
+def test_banned_user_gets_403_user_banned(path, staff):
+    user = RewardUserFactory()
+    token = token_for(user)
+    set_ban(user=user, banned=True, reason="fraud", staff=staff)
+
+    response = get(path, token)
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "user_banned"
+    assert response.json()["message"]
+
+
+def test_banned_user_cannot_ack(staff):
+    user = RewardUserFactory()
+    token = token_for(user)
+    set_ban(user=user, banned=True, reason="fraud", staff=staff)
+    response = Client().post(
+        "/api/app/me/postbacks/ack",
+        {"ids": [1]},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 403
+    assert response.json()["error"] == "user_banned"
+
+
+def test_unbanned_user_is_let_back_in(staff):
+    user = RewardUserFactory()
+    token = token_for(user)
+    set_ban(user=user, banned=True, reason="fraud", staff=staff)
+    set_ban(user=user, banned=False, reason="appeal accepted", staff=staff)
+    assert get("/api/app/me", token).status_code == 200
+
+
+# Me and entries
+
+
+def test_me_shows_the_user_and_available_coins(app, staff):
+    user = RewardUserFactory(store_app=app, device_id="device-7")
+    adjust_balance(user=user, amount=120, reason="goodwill", staff=staff)
+
+    response = get("/api/app/me", token_for(user))
+
+    assert response.status_code == 200
+    assert response.json() == {"id": str(user.id), "coins": 120, "appId": "cashgiraffe", "deviceId": "device-7"}
+
+
+def test_entries_are_newest_first(staff):
+    user = RewardUserFactory()
+    for amount in (10, -3, 7):
+        adjust_balance(user=user, amount=amount, reason="test", staff=staff)
+
+    body = get("/api/app/me/entries", token_for(user)).json()
+
+    assert [(e["amount"], e["balance_after"]) for e in body["results"]] == [(7, 14), (-3, 7), (10, 10)]
+    assert body["results"][0]["kind"] == "adjustment"
+    assert body["next"] is None
+
+
+def test_entries_are_cursor_paginated_without_gaps_or_repeats(staff):
+    user = RewardUserFactory()
+    for amount in range(1, 6):
+        adjust_balance(user=user, amount=amount, reason="test", staff=staff)
+    token = token_for(user)
+
+    seen, url = [], "/api/app/me/entries?page_size=2"
+    while url:
+        body = get(url, token).json()
+        assert len(body["results"]) <= 2
+        seen += [e["amount"] for e in body["results"]]
+        url = body["next"]
+
+    assert seen == [5, 4, 3, 2, 1]
+
+
+def test_invalid_cursor_is_404_in_our_error_format():
+    response = get("/api/app/me/entries?cursor=garbage", token_for(RewardUserFactory()))
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+# Isolation between users
+
+
+def test_another_users_token_never_sees_their_balance_or_entries(staff):
+    victim, other = RewardUserFactory(), RewardUserFactory()
+    adjust_balance(user=victim, amount=500, reason="prize", staff=staff)
+    token = token_for(other)
+
+    assert get("/api/app/me", token).json()["id"] == str(other.id)
+    assert get("/api/app/me", token).json()["coins"] == 0
+    assert get("/api/app/me/entries", token).json()["results"] == []
+
+
+# Games and install links
+
+
+def test_games_list_active_games_with_the_seed_install_link(app):
+    RewardGameFactory(gid="my_game", name="My Game", play_package="com.example.mygame")
+    user = RewardUserFactory(store_app=app)
+
+    body = get("/api/app/games", token_for(user)).json()
+
+    expected_referrer = f"pid%3Dcashgiraffe%26uid%3D{user.id}%26gid%3Dmy_game"
+    assert body["results"] == [
+        {
+            "gid": "my_game",
+            "name": "My Game",
+            "play_package": "com.example.mygame",
+            "install_url": f"https://play.google.com/store/apps/details?id=com.example.mygame&referrer={expected_referrer}",
+        }
+    ]
+
+
+def test_install_link_referrer_decodes_to_exactly_pid_uid_gid(app):
+    RewardGameFactory(gid="odd.game-1_x", play_package="com.example.odd")
+    user = RewardUserFactory(store_app=app)
+
+    url = get("/api/app/games", token_for(user)).json()["results"][0]["install_url"]
+
+    query = parse_qs(urlsplit(url).query, strict_parsing=True)
+    assert query == {"id": ["com.example.odd"], "referrer": [f"pid=cashgiraffe&uid={user.id}&gid=odd.game-1_x"]}
+
+
+def test_inactive_games_and_games_without_a_package_are_left_out():
+    RewardGameFactory(gid="live")
+    RewardGameFactory(gid="retired", active=False)
+    RewardGameFactory(gid="no_package", play_package="")
+
+    body = get("/api/app/games", token_for(RewardUserFactory())).json()
+
+    assert [game["gid"] for game in body["results"]] == ["live"]
+
+
+def test_each_user_gets_their_own_install_link():
+    RewardGameFactory(gid="live")
+    first, second = RewardUserFactory(), RewardUserFactory()
+
+    first_url = get("/api/app/games", token_for(first)).json()["results"][0]["install_url"]
+    second_url = get("/api/app/games", token_for(second)).json()["results"][0]["install_url"]
+
+    assert str(first.id) in first_url and str(second.id) not in first_url
+    assert str(second.id) in second_url
+
+
+def test_unknown_path_under_the_app_api_is_404():
+    assert Client().get(f"/api/app/users/{uuid.uuid4()}").status_code == 404
