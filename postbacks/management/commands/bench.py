@@ -1,0 +1,185 @@
+"""`make bench`: RewardHub under gunicorn against the reference peer, alternating, in one run.
+
+Provisions the shared workload (store app `cashgiraffe`, game `my_game`, 10,000 users) through our own code,
+starts gunicorn with the production config and the peer with ../shared/bench/peer.sh, runs wrk against both
+round after round, then measures the other hot paths and the postback again over 1,000,000 stored rows.
+"""
+
+import os
+import re
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from catalog.models import RewardGame, StoreApp
+from catalog.services import issue_partner_secret
+from ledger.models import RewardUser
+
+SHARED_BENCH = Path(settings.BASE_DIR).parent / "shared" / "bench"
+HERE = Path(__file__).resolve().parents[2] / "bench"
+WRK_LINE = re.compile(r"p50_ms=([\d.]+) p99_ms=([\d.]+) rps=([\d.]+) errors=(\d+)")
+
+
+@dataclass
+class Run:
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+
+
+class Command(BaseCommand):
+    help = "Benchmark the hot paths against the reference peer (needs PostgreSQL, wrk, node)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+        parser.add_argument("--users", type=int, default=10_000)
+        parser.add_argument("--big-rows", type=int, default=1_000_000, help="user_postbacks rows for the second run")
+        parser.add_argument("--port", type=int, default=8800)
+
+    def handle(self, *args, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark runs on PostgreSQL: set DATABASE_URL.")
+        self.options = options
+        self.base = f"http://127.0.0.1:{options['port']}"
+        work = Path(tempfile.mkdtemp(prefix="rewardhub-bench-"))
+        secret, users_file = provision(work, options["users"])
+        with gunicorn(options["port"]) as server, peer() as peer_users:
+            postback = self.alternate(users_file, secret, peer_users)
+            self.print_postback_table("Partner postback, empty tables", postback, server)
+            self.stdout.write(f"\nRewardHub workers' resident memory: {worker_rss_mib(server)}")
+            fill_postbacks(options["big_rows"])
+            big = self.alternate(users_file, secret, peer_users)
+            self.print_postback_table(f"Partner postback, {options['big_rows']:,} existing user_postbacks rows", big)
+            ours, ours_big = median_run(postback["rewardhub"]), median_run(big["rewardhub"])
+            self.stdout.write(
+                f"\nThroughput with {options['big_rows']:,} rows: {ours_big.rps / ours.rps:.2f}x the empty-table figure"
+            )
+
+    def alternate(self, users_file: Path, secret: str, peer_users: Path) -> dict[str, list[Run]]:
+        runs = {"rewardhub": [], "peer": []}
+        for _ in range(self.options["rounds"]):
+            runs["rewardhub"].append(self.wrk(self.base, users_file, secret))
+            runs["peer"].append(self.wrk("http://127.0.0.1:8701", peer_users, "bench-secret"))
+        return runs
+
+    def wrk(self, url: str, users_file: Path, secret: str) -> Run:
+        env = {**os.environ, "USERS_FILE": str(users_file), "SECRET": secret}
+        script = SHARED_BENCH / "postback.lua"
+        return run_wrk(["-s", str(script), url], env, self.options["duration"])
+
+    def print_postback_table(self, title: str, runs: dict[str, list[Run]], server=None):
+        self.stdout.write(f"\n{title} (wrk -t1 -c16 -d{self.options['duration']}s, {self.options['rounds']} rounds)")
+        self.stdout.write(f"{'side':<10} {'round':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+        for side, side_runs in runs.items():
+            for n, run in enumerate(side_runs, 1):
+                self.stdout.write(f"{side:<10} {n:>5} {run.rps:>9.1f} {run.p50:>8.2f} {run.p99:>8.2f} {run.errors:>7}")
+        ratios = [ours.rps / theirs.rps for ours, theirs in zip(runs["rewardhub"], runs["peer"], strict=True)]
+        ours, theirs = median_run(runs["rewardhub"]), median_run(runs["peer"])
+        self.stdout.write(
+            f"median throughput ratio RewardHub/peer: {statistics.median(ratios):.2f}; "
+            f"p99 ratio: {ours.p99 / theirs.p99:.2f}"
+        )
+
+
+def run_wrk(args: list[str], env: dict, duration: int) -> Run:
+    output = subprocess.run(
+        ["wrk", "-t1", "-c16", f"-d{duration}s", *args], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    match = WRK_LINE.search(output)
+    if match is None:
+        raise CommandError(f"wrk printed no figures:\n{output}")
+    return Run(float(match[3]), float(match[1]), float(match[2]), int(match[4]))
+
+
+def median_run(runs: list[Run]) -> Run:
+    return sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+
+
+def provision(work: Path, users: int) -> tuple[str, Path]:
+    """The workload's data, through the project's own models and services."""
+    app, _ = StoreApp.objects.get_or_create(pid="cashgiraffe", defaults={"name": "Cash Giraffe"})
+    RewardGame.objects.get_or_create(gid="my_game", defaults={"name": "My Game", "play_package": "com.example.mygame"})
+    missing = users - RewardUser.objects.filter(store_app=app).count()
+    RewardUser.objects.bulk_create(
+        [RewardUser(store_app=app, device_id=f"bench-{n}") for n in range(missing)], batch_size=2000
+    )
+    users_file = work / "users.txt"
+    ids = RewardUser.objects.filter(store_app=app).values_list("id", flat=True)[:users]
+    users_file.write_text("".join(f"{uid}\n" for uid in ids))
+    return issue_partner_secret(store_app=app, label="bench")[1], users_file
+
+
+def fill_postbacks(rows: int) -> None:
+    """Existing history: non-milestone levels above the workload's 1..3000, so the workload is unchanged."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO user_postbacks (user_id, game_id, pid, level_number, awarded, coin_delta, metadata)
+            SELECT u.id, g.id, 'cashgiraffe', 100000 + n + (n - 1) / 4, false, 0, '{}'
+            FROM (SELECT id FROM users ORDER BY id) u
+            CROSS JOIN generate_series(1, %s / (SELECT count(*) FROM users)) n
+            CROSS JOIN (SELECT id FROM reward_games WHERE gid = 'my_game') g
+            ON CONFLICT DO NOTHING
+            """,
+            [rows],
+        )
+        cursor.execute("VACUUM ANALYZE user_postbacks")
+
+
+@contextmanager
+def gunicorn(port: int):
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    config = Path(settings.BASE_DIR) / "rewardhub" / "gunicorn.conf.py"
+    server = subprocess.Popen(
+        [str(Path(os.sys.executable).parent / "gunicorn"), "-c", str(config), "rewardhub.wsgi"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        yield server
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+@contextmanager
+def peer():
+    subprocess.run([str(SHARED_BENCH / "peer.sh"), "start"], check=True, capture_output=True)
+    try:
+        yield Path(os.environ.get("PEER_DIR", "/tmp/rewardhub-peer")) / "users.txt"
+    finally:
+        subprocess.run([str(SHARED_BENCH / "peer.sh"), "stop"], check=False)
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - a fixed local URL
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise CommandError(f"{url} did not answer within {seconds}s")
+
+
+def worker_rss_mib(server: subprocess.Popen) -> str:
+    output = subprocess.run(
+        ["ps", "-o", "rss=", "--ppid", str(server.pid)], capture_output=True, text=True, check=True
+    ).stdout
+    sizes = [int(kib) / 1024 for kib in output.split()]
+    return f"{len(sizes)} workers, {statistics.mean(sizes):.0f} MiB each, {sum(sizes):.0f} MiB in all"
