@@ -45,6 +45,25 @@ def post_entry(
         )
 
 
+def credit_clauses(source: str) -> str:
+    """post_entry as two PostgreSQL CTE clauses, for hot paths that record an event and move its coins in a
+    single statement. `source` names an earlier CTE with columns (user_id, amount, kind, key, reference);
+    the clauses add `ledger_balance` and `ledger_entry` (id, user_id, balance_after). The same rules hold:
+    the balance and its entry are written together, and a repeated key fails the whole statement."""
+    return f"""
+    ledger_balance AS (
+        UPDATE users SET coins = users.coins + src.amount
+        FROM {source} src
+        WHERE users.id = src.user_id
+        RETURNING users.id AS user_id, users.coins AS balance_after, src.amount, src.kind, src.key, src.reference
+    ),
+    ledger_entry AS (
+        INSERT INTO ledger_entries (user_id, amount, kind, key, reference, balance_after, note, created_at)
+        SELECT user_id, amount, kind, key, reference, balance_after, '', now() FROM ledger_balance
+        RETURNING id, user_id, balance_after
+    )"""
+
+
 def _add_to_balance(user_id: uuid.UUID, amount: int) -> int:
     """One statement: the row lock, the increment and the new balance (UPDATE … RETURNING)."""
     pk = RewardUser._meta.pk.get_db_prep_value(user_id, connection)

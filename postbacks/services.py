@@ -1,5 +1,6 @@
 """Partner postbacks (seed 004): record every valid level once, credit coins on milestones."""
 
+import json
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from rest_framework import status
 from catalog.models import PartnerSecret, StoreApp
 from catalog.services import hash_secret
 from ledger.models import LedgerEntry, RewardUser
-from ledger.services import post_entry
+from ledger.services import credit_clauses, post_entry
 from postbacks.models import UserPostback
 from rewardhub.errors import ApiError, unauthorized
 
@@ -63,9 +64,81 @@ class PostbackOutcome:
 def record_partner_postback(
     *, secret: str, pid: str, uid: uuid.UUID, gid: str, level_number: int, reason: str | None = None
 ) -> PostbackOutcome:
-    target = _authorize(secret=secret, pid=pid, gid=gid, uid=uid)
-    coin_delta = 0 if target.banned else milestone_coins(level_number)
+    """Authenticate, validate pid/gid/uid, record the level once and credit a milestone. On PostgreSQL all of
+    it is one statement (one round trip, its own transaction); elsewhere the same steps run one by one."""
     metadata = {"reason": reason} if reason else {}
+    if connection.vendor == "postgresql":
+        return _record_in_one_statement(secret, pid, uid, gid, level_number, metadata)
+    return _record_step_by_step(secret, pid, uid, gid, level_number, metadata)
+
+
+# Columns every lookup returns, in this order; see _target_from_row.
+_TARGET_SQL = """
+    SELECT s.id AS secret_id, a.pid AS secret_pid, g.id AS game_pk, g.active AS game_active,
+           u.id AS user_id, u.coins, u.device_id, u.banned_at IS NOT NULL AS banned,
+           s.last_used_at IS NULL OR s.last_used_at < %(touch_cutoff)s AS stale_last_use
+    FROM partner_api_secrets s
+    JOIN store_apps a ON a.id = s.store_app_id
+    LEFT JOIN reward_games g ON g.gid = %(gid)s
+    LEFT JOIN users u ON u.id = %(uid)s AND u.store_app_id = a.id
+    WHERE s.secret_hash = %(secret_hash)s AND s.revoked_at IS NULL
+"""
+
+# The target lookup, the secret's last-use stamp, the postback insert and the credit, as one statement.
+# The INSERT only runs for a valid request, ON CONFLICT makes the first of any number of copies the only
+# one that reaches the credit, and the ledger clauses write the balance and its entry.
+_RECORD_SQL = f"""
+WITH target AS ({_TARGET_SQL}),
+touched AS (
+    UPDATE partner_api_secrets SET last_used_at = now()
+    FROM target WHERE partner_api_secrets.id = target.secret_id AND target.stale_last_use
+),
+posted AS (
+    INSERT INTO user_postbacks (user_id, game_id, pid, level_number, awarded, coin_delta, metadata)
+    SELECT user_id, game_pk, secret_pid, %(level)s, NOT banned AND %(coins)s > 0,
+           CASE WHEN banned THEN 0 ELSE %(coins)s END,
+           CASE WHEN banned THEN %(metadata)s::jsonb || '{{"banned": true}}' ELSE %(metadata)s::jsonb END
+    FROM target
+    WHERE secret_pid = %(pid)s AND game_active AND user_id IS NOT NULL
+    ON CONFLICT (user_id, game_id, level_number) DO NOTHING
+    RETURNING id, user_id, coin_delta
+),
+credit AS (
+    SELECT user_id, coin_delta AS amount, 'partner_postback' AS kind,
+           'partner_postback:' || id AS key, 'user_postbacks:' || id AS reference
+    FROM posted WHERE coin_delta > 0
+),
+{credit_clauses("credit")}
+SELECT target.*, posted.id, ledger_entry.balance_after
+FROM target LEFT JOIN posted ON true LEFT JOIN ledger_entry ON true
+"""
+
+
+def _record_in_one_statement(secret, pid, uid, gid, level_number, metadata) -> PostbackOutcome:
+    params = {
+        **_lookup_params(secret, gid, uid),
+        "pid": pid,
+        "level": level_number,
+        "coins": milestone_coins(level_number),
+        "metadata": json.dumps(metadata),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL, params)
+        row = cursor.fetchone()
+    target = _target_from_row(row and row[:-2], pid=pid, gid=gid, uid=uid)
+    postback_id, balance_after = row[-2:]
+    if postback_id is None:
+        return PostbackOutcome(target, level_number, duplicate=True, coin_delta=0, coins=target.coins)
+    coin_delta = 0 if target.banned else milestone_coins(level_number)
+    coins = target.coins if balance_after is None else balance_after
+    return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
+
+
+def _record_step_by_step(secret, pid, uid, gid, level_number, metadata) -> PostbackOutcome:
+    with connection.cursor() as cursor:
+        cursor.execute(_TARGET_SQL, _lookup_params(secret, gid, uid))
+        target = _target_from_row(cursor.fetchone(), pid=pid, gid=gid, uid=uid)
+    coin_delta = 0 if target.banned else milestone_coins(level_number)
     if target.banned:
         metadata["banned"] = True  # tells support why a milestone paid nothing
     # A non-milestone is a single INSERT; only a credit needs the surrounding transaction.
@@ -87,26 +160,22 @@ def record_partner_postback(
     return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
 
 
-_AUTHORIZE_SQL = """
-SELECT s.id, a.pid, g.id, g.active, u.coins, u.device_id,
-       s.last_used_at IS NULL OR s.last_used_at < %s, u.banned_at IS NOT NULL
-FROM partner_api_secrets s
-JOIN store_apps a ON a.id = s.store_app_id
-LEFT JOIN reward_games g ON g.gid = %s
-LEFT JOIN users u ON u.id = %s AND u.store_app_id = a.id
-WHERE s.secret_hash = %s AND s.revoked_at IS NULL
-"""
+def _lookup_params(secret: str, gid: str, uid: uuid.UUID) -> dict:
+    cutoff = timezone.now() - timedelta(seconds=SECRET_TOUCH_INTERVAL)  # last use: at most one write a minute
+    return {
+        "touch_cutoff": PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(cutoff, connection),
+        "gid": gid,
+        "uid": _user_pk(uid),
+        "secret_hash": hash_secret(secret),
+    }
 
 
-def _authorize(*, secret: str, pid: str, gid: str, uid: uuid.UUID) -> PostbackTarget:
-    """Authenticate the secret and resolve pid, gid and uid in one round trip; the error order is the
-    contract's: secret (401), pid (400, or 401 for another partner's pid), gid (400), uid (404)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_AUTHORIZE_SQL, [_touch_cutoff(), gid, _user_pk(uid), hash_secret(secret)])
-        row = cursor.fetchone()
+def _target_from_row(row, *, pid: str, gid: str, uid: uuid.UUID) -> PostbackTarget:
+    """The contract's error order: secret (401), pid (400, or 401 for another partner's pid), gid (400),
+    uid (404)."""
     if row is None:
         raise unauthorized()
-    secret_id, secret_pid, game_pk, game_active, coins, device_id, stale_last_use, banned = row
+    secret_id, secret_pid, game_pk, game_active, user_id, coins, device_id, banned, stale_last_use = row
     if secret_pid != pid:
         if StoreApp.objects.filter(pid=pid).exists():
             raise unauthorized(f"This API secret is not valid for pid '{pid}'.")
@@ -115,7 +184,7 @@ def _authorize(*, secret: str, pid: str, gid: str, uid: uuid.UUID) -> PostbackTa
         raise ApiError("unknown_gid", f"No reward game is registered with gid '{gid}'.")
     if not game_active:
         raise ApiError("game_inactive", f"The reward game '{gid}' is not accepting postbacks.")
-    if coins is None:
+    if user_id is None:
         raise ApiError("unknown_uid", f"No user {uid} in store app '{pid}'.", status.HTTP_404_NOT_FOUND)
     return PostbackTarget(secret_id, pid, gid, game_pk, uid, coins, device_id, bool(stale_last_use), bool(banned))
 
@@ -150,12 +219,6 @@ def _insert_postback(target: PostbackTarget, level_number: int, coin_delta: int,
 
 def _user_pk(uid: uuid.UUID):
     return RewardUser._meta.pk.get_db_prep_value(uid, connection)
-
-
-def _touch_cutoff():
-    """Last use is for people: record it at most once a minute, not with a write per request."""
-    cutoff = timezone.now() - timedelta(seconds=SECRET_TOUCH_INTERVAL)
-    return PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(cutoff, connection)
 
 
 @dataclass(frozen=True)
