@@ -15,6 +15,18 @@ SECRET_KEY = env("SECRET_KEY", default="django-insecure-rewardhub-local-developm
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Production behind a TLS-terminating proxy sets HTTPS=true: redirects to https, HSTS, secure cookies, and
+# trusts the proxy's X-Forwarded-Proto (the proxy must set it and strip any value sent by clients).
+HTTPS = env.bool("HTTPS", default=False)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
