@@ -8,6 +8,7 @@ from django.db import transaction
 from catalog.models import RewardGame, StoreApp
 from catalog.services import issue_partner_secret
 from ledger.models import RewardUser
+from postbacks.demo import seed_offerwall_demo
 
 DEMO_PID = "cashgiraffe"
 DEMO_GID = "my_game"
@@ -46,6 +47,7 @@ def seed_demo() -> dict:
         "partner": {"pid": DEMO_PID, "gid": DEMO_GID, "api_secret": secret},
         "user": {"id": str(user.id), "device_id": user.device_id},
         "admin": {"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
+        **seed_offerwall_demo(app),
     }
 
 
