@@ -114,9 +114,9 @@ def _record_network_ban(integration: OfferwallIntegration, event: BanEvent, user
 def _record_conversion(
     integration: OfferwallIntegration, event: ConversionEvent, user_id: uuid.UUID | None, delivery: OfferDelivery
 ) -> _Result:
-    coins = to_coins(event.amount, integration.coin_rate)
-    if coins >= MAX_COINS:
+    if abs(event.amount) * integration.coin_rate >= MAX_COINS:
         return _Result(Verdict.INVALID, f"The amount {event.amount_received} is too large.", event.transaction_id)
+    coins = to_coins(event.amount, integration.coin_rate)
     duplicate = _Result(
         Verdict.DUPLICATE, f"Already received {event.state} for this transaction.", event.transaction_id, user_id
     )
