@@ -108,7 +108,20 @@ class RewardUserAdmin(admin.ModelAdmin):
         "network_ban_source",
         "network_ban_updated_at",
     ]
-    fields = readonly_fields[:4] + ["store_app", "device_id"] + readonly_fields[4:]
+    fields = [
+        "id",
+        "store_app",
+        "device_id",
+        "coins",
+        "held_coins",
+        "created_at",
+        "banned_at",
+        "ban_reason",
+        "network_ban_state",
+        "network_ban_reason",
+        "network_ban_source",
+        "network_ban_updated_at",
+    ]
     inlines = [LedgerEntryInline, BanRecordInline]
     list_select_related = ["store_app"]
 

@@ -58,10 +58,9 @@ def receive_callback(
     delivery = OfferDelivery.objects.create(
         integration=integration, method=method, path=path, query=raw_query, source_ip=source_ip
     )
-    network = get_network(integration.provider)
     url = f"{settings.PUBLIC_BASE_URL}{path}" + (f"?{raw_query}" if raw_query else "")
     result = _process(integration, CallbackRequest(url=url, params=QueryDict(raw_query)), source_ip, delivery)
-    reply = network.reply(result.verdict, result.message)
+    reply = get_network(integration.provider).reply(result.verdict, result.message)
     OfferDelivery.objects.filter(pk=delivery.pk).update(
         verdict=result.verdict,
         message=result.message,
@@ -83,6 +82,9 @@ def _process(
         return _Result(Verdict.IP_REFUSED, f"Callbacks from {source_ip or 'an unknown address'} are not allowed.")
     if not network.verify(request, integration.secret):
         return _Result(Verdict.BAD_SIGNATURE, "The signature does not match.")
+    if any("\x00" in value for _, values in request.params.lists() for value in values):
+        # PostgreSQL text cannot hold NUL; no network sends one on purpose.
+        return _Result(Verdict.INVALID, "Parameters cannot contain NUL characters.")
     try:
         event = network.parse(request)
     except InvalidCallback as exc:

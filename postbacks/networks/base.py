@@ -90,10 +90,15 @@ class OfferNetwork(ABC):
         """{purpose: URL template to paste into the network's dashboard}."""
 
 
+MAX_ID_LENGTH = 200  # user and transaction ids are stored in columns this wide
+
+
 def required(params: QueryDict, name: str) -> str:
     value = params.get(name, "")
     if not value:
         raise InvalidCallback(f"Missing parameter '{name}'.")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidCallback(f"Parameter '{name}' is longer than {MAX_ID_LENGTH} characters.")
     return value
 
 

@@ -240,3 +240,28 @@ def test_seed_demo_reuses_its_integrations():
 
     assert (second["bitlabs"], second["wannads"]) == (first["bitlabs"], first["wannads"])
     assert OfferwallIntegration.objects.count() == 2
+
+
+def test_every_offer_admin_page_renders(admin_client, wannads, user):
+    reversal = reverse_a_credit("wn-1")
+    delivery = reversal.delivery
+    pages = [
+        reverse("admin:postbacks_offerwallintegration_add"),
+        reverse("admin:postbacks_offerwallintegration_changelist"),
+        reverse("admin:postbacks_offerdelivery_changelist"),
+        reverse("admin:postbacks_offerdelivery_change", args=[delivery.pk]),
+        reverse("admin:postbacks_offerconversion_changelist"),
+        reverse("admin:postbacks_offerconversion_change", args=[reversal.pk]),
+        reverse("admin:postbacks_offerreversal_change", args=[reversal.pk]),
+        reverse("admin:ledger_rewarduser_change", args=[user.pk]),
+    ]
+
+    assert [admin_client.get(page).status_code for page in pages] == [200] * len(pages)
+
+
+def test_delivery_page_lists_the_ledger_entries_it_produced(admin_client, wannads, user):
+    reversal = reverse_a_credit("wn-1", reward="70")
+
+    page = admin_client.get(reverse("admin:postbacks_offerdelivery_change", args=[reversal.delivery.pk]))
+
+    assert "-70 Offer reversed → 0" in page.content.decode()
