@@ -6,7 +6,7 @@ them, so a credit and its reversal arriving together are applied one after the o
 """
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -41,7 +41,6 @@ class _Result:
     message: str
     transaction_id: str = ""
     user_id: uuid.UUID | None = None
-    entries: list[LedgerEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,6 @@ def receive_callback(
         response_status=reply.status,
         response_body=reply.body,
     )
-    if result.entries:
-        delivery.ledger_entries.add(*result.entries)
     return reply
 
 
@@ -154,7 +151,9 @@ def _record_conversion(
         except IntegrityError:
             return duplicate
         entries = _post_effect(conversion, effect, chain)
-    return _Result(Verdict.ACCEPTED, conversion.get_outcome_display(), event.transaction_id, user_id, entries)
+        if entries:
+            delivery.ledger_entries.add(*entries)
+    return _Result(Verdict.ACCEPTED, conversion.get_outcome_display(), event.transaction_id, user_id)
 
 
 def _decide(event: ConversionEvent, coins: int, chain: list[OfferConversion]) -> _Effect:
