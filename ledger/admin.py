@@ -24,7 +24,7 @@ class ReadOnlyAdminMixin:
 class LedgerEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LedgerEntry
     fk_name = "user"
-    fields = ["created_at", "amount", "balance_after", "kind", "reference", "note", "created_by"]
+    fields = ["created_at", "amount", "bucket", "balance_after", "kind", "reference", "note", "created_by"]
     readonly_fields = fields
     ordering = ["-id"]
     extra = 0
@@ -64,17 +64,73 @@ class AdjustBalanceForm(forms.Form):
         return self.cleaned_data["amount"]
 
 
+class BalanceSignFilter(admin.SimpleListFilter):
+    """Support looks for users a reversal left below zero."""
+
+    title = "balance"
+    parameter_name = "balance"
+
+    def lookups(self, request, model_admin):
+        return [("negative", "Negative"), ("held", "Has held coins")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "negative":
+            return queryset.filter(coins__lt=0)
+        if self.value() == "held":
+            return queryset.exclude(held_coins=0)
+        return queryset
+
+
 @admin.register(RewardUser)
 class RewardUserAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="banned")
     def is_banned(self, obj):
         return obj.is_banned
 
-    list_display = ["id", "device_id", "store_app", "coins", "is_banned", "created_at"]
-    list_filter = ["store_app", ("banned_at", admin.EmptyFieldListFilter), "created_at"]
+    list_display = [
+        "id",
+        "device_id",
+        "store_app",
+        "coins",
+        "held_coins",
+        "is_banned",
+        "network_ban_state",
+        "created_at",
+    ]
+    list_filter = [
+        "store_app",
+        BalanceSignFilter,
+        ("banned_at", admin.EmptyFieldListFilter),
+        "network_ban_state",
+        "created_at",
+    ]
     search_fields = ["=id", "device_id"]
-    readonly_fields = ["id", "coins", "created_at", "banned_at", "ban_reason"]
-    fields = ["id", "store_app", "device_id", "coins", "created_at", "banned_at", "ban_reason"]
+    readonly_fields = [
+        "id",
+        "coins",
+        "held_coins",
+        "created_at",
+        "banned_at",
+        "ban_reason",
+        "network_ban_state",
+        "network_ban_reason",
+        "network_ban_source",
+        "network_ban_updated_at",
+    ]
+    fields = [
+        "id",
+        "store_app",
+        "device_id",
+        "coins",
+        "held_coins",
+        "created_at",
+        "banned_at",
+        "ban_reason",
+        "network_ban_state",
+        "network_ban_reason",
+        "network_ban_source",
+        "network_ban_updated_at",
+    ]
     inlines = [LedgerEntryInline, BanRecordInline, AppTokenInline]
     list_select_related = ["store_app"]
 
@@ -141,8 +197,8 @@ class RewardUserAdmin(admin.ModelAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "created_at", "user", "amount", "balance_after", "kind", "reference", "created_by"]
-    list_filter = ["kind", "created_at"]
+    list_display = ["id", "created_at", "user", "amount", "bucket", "balance_after", "kind", "reference", "created_by"]
+    list_filter = ["kind", "bucket", "created_at"]
     search_fields = ["=user__id", "user__device_id", "reference", "key"]
     list_select_related = ["user", "created_by"]
     raw_id_fields = ["user", "reverses"]

@@ -12,10 +12,24 @@ class RewardUser(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     store_app = models.ForeignKey(StoreApp, on_delete=models.PROTECT, related_name="users")
     device_id = models.CharField(max_length=255)
-    coins = models.BigIntegerField(default=0, editable=False, help_text="Cached sum of the user's ledger entries.")
+    coins = models.BigIntegerField(
+        default=0, editable=False, help_text="Cached sum of the user's available-coin ledger entries: spendable."
+    )
+    held_coins = models.BigIntegerField(
+        default=0,
+        editable=False,
+        help_text="Cached sum of the user's held ledger entries: pending, not spendable.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     banned_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="Set by an operator's ban.")
     ban_reason = models.TextField(blank=True, editable=False)
+    # What an offer network last told us about this user; informs support, blocks nothing by itself.
+    network_ban_state = models.CharField(max_length=16, blank=True, editable=False)
+    network_ban_reason = models.TextField(blank=True, editable=False)
+    network_ban_source = models.CharField(
+        max_length=200, blank=True, editable=False, help_text="The offerwall integration that reported it."
+    )
+    network_ban_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "users"
@@ -59,13 +73,27 @@ class LedgerEntry(models.Model):
     class Kind(models.TextChoices):
         PARTNER_POSTBACK = "partner_postback", "Partner game milestone"
         ADJUSTMENT = "adjustment", "Staff adjustment"
+        OFFER_HOLD = "offer_hold", "Offer pending (held)"
+        OFFER_HOLD_RELEASE = "offer_hold_release", "Offer hold released"
+        OFFER_CREDIT = "offer_credit", "Offer completed"
+        OFFER_REVERSAL = "offer_reversal", "Offer reversed"
+
+    class Bucket(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        HELD = "held", "Held"
 
     user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="entries")
     amount = models.BigIntegerField(help_text="Signed: credits are positive, debits and reversals negative.")
     kind = models.CharField(max_length=32, choices=Kind.choices)
+    bucket = models.CharField(
+        max_length=16,
+        choices=Bucket.choices,
+        default=Bucket.AVAILABLE,
+        help_text="Which balance it moves: available (spendable) or held (pending).",
+    )
     reference = models.CharField(max_length=200, help_text="What caused it, e.g. user_postbacks:42.")
     key = models.CharField("idempotency key", max_length=200, unique=True)
-    balance_after = models.BigIntegerField()
+    balance_after = models.BigIntegerField(help_text="The balance of this entry's bucket after it.")
     reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -86,10 +114,14 @@ class LedgerEntry(models.Model):
         indexes = [models.Index(fields=["user", "-id"], name="ledger_entry_user_recent")]
         constraints = [
             models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_amount_not_zero"),
+            models.CheckConstraint(
+                condition=models.Q(bucket__in=["available", "held"]), name="ledger_entry_bucket_known"
+            ),
         ]
 
     def __str__(self):
-        return f"{self.amount:+d} {self.get_kind_display()} → {self.balance_after}"
+        held = " (held)" if self.bucket == self.Bucket.HELD else ""
+        return f"{self.amount:+d}{held} {self.get_kind_display()} → {self.balance_after}"
 
 
 class AppToken(models.Model):

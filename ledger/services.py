@@ -26,16 +26,19 @@ def post_entry(
     reverses: LedgerEntry | None = None,
     created_by: AbstractBaseUser | None = None,
     note: str = "",
+    bucket: str = LedgerEntry.Bucket.AVAILABLE,
 ) -> LedgerEntry:
-    """Move `amount` coins for a user. `key` is unique: posting the same key twice raises IntegrityError
-    and rolls the balance back with it, so a caller bug can never pay twice."""
+    """Move `amount` coins in one of the user's balances (available by default, or held). `key` is unique:
+    posting the same key twice raises IntegrityError and rolls the balance back with it, so a caller bug can
+    never pay twice."""
     # No savepoint: a failure here must fail the caller's whole transaction, never be swallowed.
     with transaction.atomic(savepoint=False):
-        balance_after = _add_to_balance(user_id, amount)
+        balance_after = _add_to_balance(user_id, amount, _BALANCE_COLUMNS[bucket])
         return LedgerEntry.objects.create(
             user_id=user_id,
             amount=amount,
             kind=kind,
+            bucket=bucket,
             key=key,
             reference=reference,
             balance_after=balance_after,
@@ -46,10 +49,10 @@ def post_entry(
 
 
 def credit_clauses(source: str) -> str:
-    """post_entry as two PostgreSQL CTE clauses, for hot paths that record an event and move its coins in a
-    single statement. `source` names an earlier CTE with columns (user_id, amount, kind, key, reference);
-    the clauses add `ledger_balance` and `ledger_entry` (id, user_id, balance_after). The same rules hold:
-    the balance and its entry are written together, and a repeated key fails the whole statement."""
+    """post_entry (available balance) as two PostgreSQL CTE clauses, for hot paths that record an event and
+    move its coins in a single statement. `source` names an earlier CTE with columns (user_id, amount, kind,
+    key, reference); the clauses add `ledger_balance` and `ledger_entry` (id, user_id, balance_after). The
+    same rules hold: the balance and its entry are written together, and a repeated key fails the statement."""
     return f"""
     ledger_balance AS (
         UPDATE users SET coins = users.coins + src.amount
@@ -58,17 +61,22 @@ def credit_clauses(source: str) -> str:
         RETURNING users.id AS user_id, users.coins AS balance_after, src.amount, src.kind, src.key, src.reference
     ),
     ledger_entry AS (
-        INSERT INTO ledger_entries (user_id, amount, kind, key, reference, balance_after, note, created_at)
-        SELECT user_id, amount, kind, key, reference, balance_after, '', now() FROM ledger_balance
+        INSERT INTO ledger_entries (user_id, amount, kind, bucket, key, reference, balance_after, note, created_at)
+        SELECT user_id, amount, kind, 'available', key, reference, balance_after, '', now() FROM ledger_balance
         RETURNING id, user_id, balance_after
     )"""
 
 
-def _add_to_balance(user_id: uuid.UUID, amount: int) -> int:
+_BALANCE_COLUMNS = {LedgerEntry.Bucket.AVAILABLE: "coins", LedgerEntry.Bucket.HELD: "held_coins"}
+
+
+def _add_to_balance(user_id: uuid.UUID, amount: int, column: str) -> int:
     """One statement: the row lock, the increment and the new balance (UPDATE … RETURNING)."""
     pk = RewardUser._meta.pk.get_db_prep_value(user_id, connection)
+    # `column` comes from _BALANCE_COLUMNS, never from input.
+    sql = f"UPDATE users SET {column} = {column} + %s WHERE id = %s RETURNING {column}"
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE users SET coins = coins + %s WHERE id = %s RETURNING coins", [amount, pk])
+        cursor.execute(sql, [amount, pk])
         row = cursor.fetchone()
     if row is None:
         raise RewardUser.DoesNotExist(f"No reward user {user_id}")

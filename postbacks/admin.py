@@ -1,7 +1,14 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from ledger.admin import ReadOnlyAdminMixin
-from postbacks.models import UserPostback
+from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, OfferwallIntegration, UserPostback
+from postbacks.networks import get_network
+from postbacks.offers import mark_reviewed
 
 
 @admin.register(UserPostback)
@@ -10,3 +17,256 @@ class UserPostbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["awarded", ("applied_at", admin.EmptyFieldListFilter), "game", "pid", "created_at"]
     search_fields = ["=user__id", "user__device_id", "game__gid"]
     list_select_related = ["user", "game"]
+
+
+class OfferwallIntegrationForm(forms.ModelForm):
+    """The secret is write-only here: never rendered back; left blank on edit, it stays as it is."""
+
+    secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="The network's app secret (not its API key). Leave blank to keep the current one.",
+    )
+
+    class Meta:
+        model = OfferwallIntegration
+        fields = ["name", "provider", "store_app", "secret", "ip_allowlist", "coin_rate"]
+
+    def clean_secret(self):
+        secret = self.cleaned_data["secret"].strip()
+        if not secret and self.instance.pk is None:
+            raise forms.ValidationError("A new integration needs the network's secret.")
+        return secret or self.instance.secret
+
+
+def callback_url(integration: OfferwallIntegration) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("offer-callback", args=[integration.slug])
+
+
+@admin.register(OfferwallIntegration)
+class OfferwallIntegrationAdmin(admin.ModelAdmin):
+    form = OfferwallIntegrationForm
+    list_display = ["name", "provider", "store_app", "callback_path", "coin_rate", "has_allowlist", "created_at"]
+    list_filter = ["provider", "store_app"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["callback_templates", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "provider", "store_app", "secret", "ip_allowlist", "coin_rate"]
+        return [*fields, "callback_templates", "created_at"] if obj else fields
+
+    def get_readonly_fields(self, request, obj=None):
+        # The provider decides how callbacks are read; changing it would reinterpret the history.
+        return [*self.readonly_fields, "provider"] if obj else self.readonly_fields
+
+    @admin.display(description="callback path")
+    def callback_path(self, obj):
+        return reverse("offer-callback", args=[obj.slug])
+
+    @admin.display(boolean=True, description="IP allowlist")
+    def has_allowlist(self, obj):
+        return bool(obj.ip_allowlist.strip())
+
+    @admin.display(description="paste into the network's dashboard")
+    def callback_templates(self, obj):
+        templates = get_network(obj.provider).callback_templates(callback_url(obj))
+        return format_html_join(
+            "",
+            '<p><strong>{}</strong><br><code style="word-break: break-all">{}</code></p>',
+            templates.items(),
+        )
+
+
+class OfferDeliveryEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OfferDelivery.ledger_entries.through
+    verbose_name = "ledger entry"
+    verbose_name_plural = "ledger entries this delivery produced"
+    fields = ["ledgerentry"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(OfferDelivery)
+class OfferDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "received_at",
+        "integration",
+        "verdict",
+        "transaction_id",
+        "user",
+        "source_ip",
+        "response_status",
+    ]
+    list_filter = ["verdict", "integration", "received_at", "method"]
+    search_fields = ["transaction_id", "=user__id", "user__device_id", "query", "message"]
+    list_select_related = ["integration", "user"]
+    date_hierarchy = "received_at"
+    fields = [
+        "received_at",
+        "integration",
+        "method",
+        "path",
+        "query",
+        "source_ip",
+        "verdict",
+        "message",
+        "transaction_id",
+        "user",
+        "response_status",
+        "response_body",
+    ]
+    readonly_fields = fields
+    inlines = [OfferDeliveryEntryInline]
+
+
+@admin.register(OfferConversion)
+class OfferConversionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "integration",
+        "transaction_id",
+        "state",
+        "outcome",
+        "coins",
+        "available_delta",
+        "held_delta",
+        "user",
+    ]
+    list_filter = ["outcome", "integration", "state", "created_at"]
+    search_fields = ["transaction_id", "original_transaction_id", "=user__id", "user__device_id"]
+    list_select_related = ["integration", "user"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in OfferConversion._meta.fields]
+
+
+class ReviewedFilter(admin.SimpleListFilter):
+    title = "reviewed"
+    parameter_name = "reviewed"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not yet"), ("yes", "Reviewed")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(reviewed_at__isnull=self.value() == "no")
+        return queryset
+
+
+class UserBalanceFilter(admin.SimpleListFilter):
+    title = "user's balance"
+    parameter_name = "user_balance"
+
+    def lookups(self, request, model_admin):
+        return [("negative", "Negative")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "negative":
+            return queryset.filter(user__coins__lt=0)
+        return queryset
+
+
+class ReviewForm(forms.Form):
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="What you found and decided; recorded with your name."
+    )
+
+
+@admin.register(OfferReversal)
+class OfferReversalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Support's queue: reversals, the users they left short, and links to ban or unban them."""
+
+    list_display = [
+        "created_at",
+        "integration",
+        "transaction_id",
+        "state",
+        "outcome",
+        "available_delta",
+        "user_link",
+        "user_balance",
+        "user_banned",
+        "network_ban",
+        "reviewed",
+    ]
+    list_filter = [ReviewedFilter, UserBalanceFilter, "integration", "outcome", "created_at"]
+    search_fields = ["transaction_id", "original_transaction_id", "=user__id", "user__device_id", "review_note"]
+    list_select_related = ["integration", "user", "reviewed_by"]
+    date_hierarchy = "created_at"
+    actions = ["mark_reviewed_action"]
+    fields = [
+        "created_at",
+        "integration",
+        "transaction_id",
+        "state",
+        "original_transaction_id",
+        "outcome",
+        "coins",
+        "available_delta",
+        "held_delta",
+        "user_link",
+        "user_balance",
+        "user_banned",
+        "network_ban",
+        "delivery",
+        "reviewed_at",
+        "reviewed_by",
+        "review_note",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(outcome__in=OfferConversion.REVERSAL_OUTCOMES)
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for the review action; the form itself stays read-only.
+        return request.user.has_perm("postbacks.change_offerconversion")
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:ledger_rewarduser_change", args=[obj.user_id]), obj.user
+        )
+
+    @admin.display(description="balance now", ordering="user__coins")
+    def user_balance(self, obj):
+        return obj.user.coins
+
+    @admin.display(description="operator ban")
+    def user_banned(self, obj):
+        label = "Unban" if obj.user.is_banned else "Ban"
+        state = "banned" if obj.user.is_banned else "not banned"
+        url = reverse("admin:ledger_rewarduser_ban", args=[obj.user_id])
+        return format_html('{} (<a href="{}">{}</a>)', state, url, label)
+
+    @admin.display(description="network ban")
+    def network_ban(self, obj):
+        if not obj.user.network_ban_state:
+            return "-"
+        return f"{obj.user.network_ban_state}: {obj.user.network_ban_reason}".rstrip(": ")
+
+    @admin.display(boolean=True, description="reviewed")
+    def reviewed(self, obj):
+        return obj.reviewed_at is not None
+
+    @admin.action(description="Mark selected reversals reviewed…")
+    def mark_reviewed_action(self, request, queryset):
+        form = ReviewForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            note = form.cleaned_data["note"]
+            marked = mark_reviewed(conversions=queryset, note=note, staff=request.user)
+            for conversion in queryset:
+                self.log_change(request, conversion, f"Reviewed: {note}")
+            self.message_user(request, f"{marked} reversal(s) marked reviewed.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Mark reversals reviewed",
+            "form": form,
+            "queryset": queryset,
+            "action": "mark_reviewed_action",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/postbacks/offerreversal/mark_reviewed.html", context)

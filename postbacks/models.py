@@ -1,8 +1,16 @@
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 
-from catalog.models import RewardGame
-from ledger.models import RewardUser
+from catalog.models import RewardGame, StoreApp
+from ledger.models import LedgerEntry, RewardUser
+from postbacks.ip_allowlist import validate_allowlist
+from postbacks.networks import provider_choices
+from postbacks.networks.base import Action, Verdict
+from rewardhub.crypto import EncryptedTextField
 
 MAX_LEVEL = 2_147_483_647  # the column is a 32-bit integer
 
@@ -37,3 +45,133 @@ class UserPostback(models.Model):
 
     def __str__(self):
         return f"{self.game_id} level {self.level_number} for {self.user_id}"
+
+
+def new_callback_slug() -> str:
+    """Unguessable: the slug is the only thing in a callback URL that names the integration."""
+    return secrets.token_urlsafe(24)
+
+
+class OfferwallIntegration(models.Model):
+    """One store app's account with an offer network, reached at /api/callbacks/<slug>."""
+
+    provider = models.CharField(max_length=32, choices=provider_choices)
+    name = models.CharField(max_length=100, help_text="For operators, e.g. 'BitLabs (Android)'.")
+    store_app = models.ForeignKey(StoreApp, on_delete=models.PROTECT, related_name="offerwall_integrations")
+    slug = models.CharField(max_length=64, unique=True, default=new_callback_slug, editable=False)
+    secret = EncryptedTextField(help_text="The network's app secret, used to check signatures. Encrypted at rest.")
+    ip_allowlist = models.TextField(
+        "IP allowlist",
+        blank=True,
+        validators=[validate_allowlist],
+        help_text="Addresses or CIDR ranges, one per line. Empty: accept callbacks from any address.",
+    )
+    coin_rate = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=Decimal(1),
+        help_text="Coins per unit of the network's currency; rounded half-up to whole coins.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "offerwall_integrations"
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(coin_rate__gt=0), name="offerwall_coin_rate_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_provider_display()})"
+
+
+class OfferDelivery(models.Model):
+    """Every callback an integration received, written before processing, so support sees each attempt."""
+
+    integration = models.ForeignKey(OfferwallIntegration, on_delete=models.PROTECT, related_name="deliveries")
+    received_at = models.DateTimeField(db_default=Now(), db_index=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    query = models.TextField("raw query", blank=True)
+    source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, default=Verdict.RECEIVED)
+    message = models.TextField(blank=True, help_text="Why the verdict, or what the callback did.")
+    transaction_id = models.CharField(max_length=200, blank=True)
+    user = models.ForeignKey(
+        RewardUser, null=True, blank=True, on_delete=models.PROTECT, related_name="offer_deliveries"
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    ledger_entries = models.ManyToManyField(LedgerEntry, blank=True, related_name="offer_deliveries")
+
+    class Meta:
+        db_table = "offer_deliveries"
+        ordering = ["-id"]
+        verbose_name = "offer callback delivery"
+        verbose_name_plural = "offer callback deliveries"
+        indexes = [models.Index(fields=["transaction_id"], name="offer_delivery_transaction")]
+
+    def __str__(self):
+        return f"{self.method} {self.integration_id} at {self.received_at:%Y-%m-%d %H:%M:%S}: {self.verdict}"
+
+
+class OfferConversion(models.Model):
+    """One state of one offer transaction, as a network reported it; the first report of a state wins."""
+
+    class Outcome(models.TextChoices):
+        HELD = "held", "Held (pending)"
+        CREDITED = "credited", "Credited"
+        REVERSED = "reversed", "Credit reversed"
+        RELEASED = "released", "Hold released, nothing credited"
+        RE_CREDITED = "re_credited", "Re-credited after a reversal"
+        NOTHING_TO_REVERSE = "nothing_to_reverse", "Reversal with nothing to reverse"
+        NO_CHANGE = "no_change", "No change"
+
+    REVERSAL_OUTCOMES = (Outcome.REVERSED, Outcome.RELEASED, Outcome.NOTHING_TO_REVERSE)
+
+    integration = models.ForeignKey(OfferwallIntegration, on_delete=models.PROTECT, related_name="conversions")
+    transaction_id = models.CharField(max_length=200)
+    state = models.CharField(max_length=32, help_text="The network's offer state, callback type or status.")
+    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="offer_conversions")
+    delivery = models.OneToOneField(OfferDelivery, on_delete=models.PROTECT, related_name="conversion")
+    action = models.CharField(max_length=16, choices=[(action.value, action.name.title()) for action in Action])
+    original_transaction_id = models.CharField(
+        max_length=200, help_text="The transaction this is about: itself, or the one a reconciliation names."
+    )
+    amount_received = models.CharField(max_length=40, help_text="In the network's currency, exactly as sent.")
+    coins = models.BigIntegerField(help_text="The amount in coins at the integration's rate.")
+    outcome = models.CharField(max_length=24, choices=Outcome.choices)
+    available_delta = models.BigIntegerField(default=0, help_text="Coins this moved in the available balance.")
+    held_delta = models.BigIntegerField(default=0, help_text="Coins this moved in the held balance.")
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), db_index=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    review_note = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        db_table = "offer_conversions"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "transaction_id", "state"], name="uniq_offer_conversion_state"
+            ),
+            models.CheckConstraint(condition=models.Q(coins__gte=0), name="offer_conversion_coins_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["integration", "user", "original_transaction_id"], name="offer_conversion_chain"),
+        ]
+
+    def __str__(self):
+        return f"{self.transaction_id} {self.state}: {self.get_outcome_display()}"
+
+
+class OfferReversal(OfferConversion):
+    """The support review queue: conversions that took coins back (or tried to)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "offer reversal to review"
+        verbose_name_plural = "offer reversals to review"

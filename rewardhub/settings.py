@@ -102,6 +102,10 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 # Scheme and host RewardHub is reached at from outside; signed callback URLs are rebuilt from it.
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# Reverse proxies in front of RewardHub whose X-Forwarded-For entries are trusted when deciding a caller's IP
+# (offer-network IP allowlists). 0: use the connecting address (REMOTE_ADDR).
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+
 # Key for values we must read back (giveaway API keys, offer-network secrets). Comma-separated:
 # the first encrypts, all decrypt, so a key can be rotated (see `rotate_encryption_key`).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])

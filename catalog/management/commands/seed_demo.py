@@ -9,6 +9,7 @@ from catalog.models import RewardGame, StoreApp
 from catalog.services import issue_partner_secret
 from ledger.demo import seed_app_demo
 from ledger.models import RewardUser
+from postbacks.demo import seed_offerwall_demo
 
 DEMO_PID = "cashgiraffe"
 DEMO_GID = "my_game"
@@ -48,6 +49,7 @@ def seed_demo() -> dict:
         "user": {"id": str(user.id), "device_id": user.device_id},
         "admin": {"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
         **seed_app_demo(user),
+        **seed_offerwall_demo(app),
     }
 
 

@@ -1,0 +1,117 @@
+"""What every offer-network adapter provides: verify a callback, parse it into one normalized event,
+and answer in the network's own format. The service (`postbacks.offers`) does everything else."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from django.db import models
+from django.http import QueryDict
+
+
+class Verdict(models.TextChoices):
+    RECEIVED = "received", "Received (processing did not finish)"
+    ACCEPTED = "accepted", "Accepted"
+    DUPLICATE = "duplicate", "Duplicate"
+    BAD_SIGNATURE = "bad_signature", "Bad signature"
+    IP_REFUSED = "ip_refused", "IP refused"
+    INVALID = "invalid", "Invalid"
+    UNKNOWN_USER = "unknown_user", "Unknown user"
+
+
+class Action(StrEnum):
+    """What a conversion event asks for, whatever the network calls it."""
+
+    HOLD = "hold"  # a pending reward: held, not spendable
+    CREDIT = "credit"  # make coins available (moving the hold, if any)
+    REVERSE = "reverse"  # undo whatever this transaction credited or held
+    RECONCILE = "reconcile"  # a signed correction of another transaction: negative reverses, positive re-credits
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    url: str  # the public URL as the network sent it: PUBLIC_BASE_URL + path + "?" + raw query
+    params: QueryDict  # the decoded query parameters
+
+
+@dataclass(frozen=True)
+class ConversionEvent:
+    user_id: str
+    transaction_id: str
+    state: str  # with the integration and transaction id, the event's natural key
+    action: Action
+    amount: Decimal  # in the network's currency, signed as the network sent it
+    amount_received: str
+    original_transaction_id: str  # the transaction this event is about (itself, or `ref` for a reconciliation)
+    debug: bool = False
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BanEvent:
+    user_id: str
+    state: str
+    reason: str
+    debug: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    content_type: str
+    body: str
+
+
+class InvalidCallback(Exception):
+    """A verified callback whose parameters RewardHub cannot act on; the message is sent back."""
+
+
+class OfferNetwork(ABC):
+    """Subclass per network and expose an instance as `NETWORK` in `postbacks/networks/<name>.py`."""
+
+    name: str  # stored on the integration; never change it once integrations use it
+    label: str
+
+    @abstractmethod
+    def verify(self, request: CallbackRequest, secret: str) -> bool:
+        """True when the callback carries a valid signature made with `secret`."""
+
+    @abstractmethod
+    def parse(self, request: CallbackRequest) -> ConversionEvent | BanEvent:
+        """The one normalized event a verified callback describes; raises InvalidCallback."""
+
+    @abstractmethod
+    def reply(self, verdict: Verdict, message: str) -> Reply:
+        """The answer in the network's format, so its retry logic does the right thing."""
+
+    @abstractmethod
+    def callback_templates(self, callback_url: str) -> dict[str, str]:
+        """{purpose: URL template to paste into the network's dashboard}."""
+
+
+MAX_ID_LENGTH = 200  # user and transaction ids are stored in columns this wide
+
+
+def required(params: QueryDict, name: str) -> str:
+    value = params.get(name, "")
+    if not value:
+        raise InvalidCallback(f"Missing parameter '{name}'.")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidCallback(f"Parameter '{name}' is longer than {MAX_ID_LENGTH} characters.")
+    return value
+
+
+def decimal_param(params: QueryDict, name: str) -> tuple[Decimal, str]:
+    raw = required(params, name)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        value = None
+    if len(raw) > 40 or value is None or not value.is_finite():
+        raise InvalidCallback(f"Parameter '{name}' must be a number, got '{raw[:40]}'.")
+    return value, raw
+
+
+def optional_details(params: QueryDict, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: params[name] for name in names if params.get(name)}

@@ -1,0 +1,111 @@
+"""BitLabs-style callbacks (seed 002): HMAC-SHA1 over the whole URL, stateful offers, reconciliations, bans."""
+
+import hashlib
+import hmac
+import json
+import re
+
+from postbacks.networks.base import (
+    Action,
+    BanEvent,
+    CallbackRequest,
+    ConversionEvent,
+    InvalidCallback,
+    OfferNetwork,
+    Reply,
+    Verdict,
+    decimal_param,
+    optional_details,
+    required,
+)
+
+# The hash is appended last: `…&hash=<hex>` (or `?hash=` when it is the only parameter).
+_HASH_SUFFIX = re.compile(r"[?&]hash=([^&]*)\Z")
+OFFER_STATES = {"PENDING": Action.HOLD, "COMPLETED": Action.CREDIT, "RECONCILED": Action.REVERSE}
+CREDIT_TYPES = ("COMPLETE", "SCREENOUT", "START_BONUS")
+BAN_STATES = ("ACTIVE", "BANNED")
+DETAILS = ("raw", "type", "offer_id", "task_id", "offer_name", "task_name", "ref")
+_STATUS = {
+    Verdict.ACCEPTED: 200,
+    Verdict.DUPLICATE: 200,
+    Verdict.BAD_SIGNATURE: 403,
+    Verdict.IP_REFUSED: 403,
+    Verdict.INVALID: 400,
+    Verdict.UNKNOWN_USER: 404,
+}
+
+
+class BitLabs(OfferNetwork):
+    name = "bitlabs"
+    label = "BitLabs"
+
+    def verify(self, request: CallbackRequest, secret: str) -> bool:
+        match = _HASH_SUFFIX.search(request.url)
+        if match is None:
+            return False
+        signed = request.url[: match.start()]
+        expected = hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
+        return hmac.compare_digest(expected.encode(), match.group(1).lower().encode())
+
+    def parse(self, request: CallbackRequest) -> ConversionEvent | BanEvent:
+        params = request.params
+        user_id = required(params, "uid")
+        debug = params.get("debug", "").lower() in ("true", "1")
+        if "ban_state" in params and "tx" not in params:
+            state = params["ban_state"].upper()
+            if state not in BAN_STATES:
+                raise InvalidCallback(f"Parameter 'ban_state' must be ACTIVE or BANNED, got '{state[:40]}'.")
+            return BanEvent(user_id=user_id, state=state, reason=params.get("ban_reason", ""), debug=debug)
+        transaction_id = required(params, "tx")
+        amount, amount_received = decimal_param(params, "val")
+        offer_state = (params.get("offer_state") or "NONE").upper()
+        original = transaction_id
+        if offer_state in OFFER_STATES:
+            # Stateful offers: one transaction id across states; the state is part of the key.
+            action, state = OFFER_STATES[offer_state], offer_state
+        elif offer_state == "NONE":
+            state = required(params, "type").upper()
+            if state in CREDIT_TYPES:
+                action = Action.CREDIT
+            elif state == "RECONCILIATION":
+                action, original = Action.RECONCILE, required(params, "ref")
+                if not amount:
+                    raise InvalidCallback("A reconciliation needs a non-zero 'val'.")
+            else:
+                raise InvalidCallback(f"Unknown callback type '{state[:40]}'.")
+        else:
+            raise InvalidCallback(f"Unknown offer_state '{offer_state[:40]}'.")
+        if action in (Action.HOLD, Action.CREDIT) and amount < 0:
+            raise InvalidCallback(f"A {state} callback cannot have a negative 'val'.")
+        return ConversionEvent(
+            user_id=user_id,
+            transaction_id=transaction_id,
+            state=state,
+            action=action,
+            amount=amount,
+            amount_received=amount_received,
+            original_transaction_id=original,
+            debug=debug,
+            details=optional_details(params, DETAILS),
+        )
+
+    def reply(self, verdict: Verdict, message: str) -> Reply:
+        if verdict in (Verdict.ACCEPTED, Verdict.DUPLICATE):
+            body = {"ok": True, "result": verdict.value, "message": message}
+        else:
+            body = {"ok": False, "error": verdict.value, "message": message}
+        return Reply(_STATUS[verdict], "application/json", json.dumps(body))
+
+    def callback_templates(self, callback_url: str) -> dict[str, str]:
+        offer = (
+            "uid=[%UID%]&tx=[%TX%]&val=[%VAL%]&raw=[%RAW%]&type=[%TYPE%]&offer_state=[%OFFER_STATE%]"
+            "&offer_id=[%OFFER_ID%]&task_id=[%TASK_ID%]&offer_name=[%OFFER_NAME%]&task_name=[%TASK_NAME%]"
+            "&ref=[%REF%]&debug=[%DEBUG%]"
+        )
+        return {
+            "Reward, offer and reconciliation callbacks": f"{callback_url}?{offer}",
+            "Ban callback": f"{callback_url}?uid=[%UID%]&ban_reason=[%BAN_REASON%]&ban_state=[%BAN_STATE%]",
+        }
+
+
+NETWORK = BitLabs()
