@@ -7,6 +7,7 @@ from django.db import transaction
 
 from catalog.models import RewardGame, StoreApp
 from catalog.services import issue_partner_secret
+from giveaways.demo import seed_giveaway_demo
 from ledger.models import RewardUser
 
 DEMO_PID = "cashgiraffe"
@@ -46,6 +47,7 @@ def seed_demo() -> dict:
         "partner": {"pid": DEMO_PID, "gid": DEMO_GID, "api_secret": secret},
         "user": {"id": str(user.id), "device_id": user.device_id},
         "admin": {"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
+        "giveaway": seed_giveaway_demo(),
     }
 
 
