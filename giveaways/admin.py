@@ -1,6 +1,7 @@
 """The hosts' console: projects (API key), giveaways with tasks and custom rewards, draws, 'Check API callback'."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,6 +21,9 @@ from giveaways.models import (
 )
 from giveaways.signing import task_callback_strings
 from giveaways.views import with_track_id
+
+# Links typed without a scheme are https (Django 6's default, chosen now).
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
 
 
 class ReadOnlyMixin:
@@ -124,6 +128,7 @@ class DrawnGiveawayLockMixin:
 
 class TaskInline(DrawnGiveawayLockMixin, admin.TabularInline):
     model = GiveawayTask
+    formfield_overrides = HTTPS_URLS
     fields = ["position", "kind", "name", "event", "website_url", "required_amount", "check_callback"]
     readonly_fields = ["check_callback"]
     extra = 0
@@ -138,6 +143,7 @@ class TaskInline(DrawnGiveawayLockMixin, admin.TabularInline):
 
 class RewardInline(DrawnGiveawayLockMixin, admin.TabularInline):
     model = GiveawayReward
+    formfield_overrides = HTTPS_URLS
     fields = ["position", "name", "winners", "image", "tag", "reward_url"]
     extra = 0
 
