@@ -133,17 +133,22 @@ def _verified(
         yield attempt
     except CallbackError as error:
         attempt.code = error.code
+        _log_attempt(participant, endpoint, event, candidates[0], attempt)
         raise
-    finally:
-        if participant.is_test:
-            CallbackAttempt.objects.create(
-                participant=participant,
-                endpoint=endpoint,
-                event=event,
-                signature_valid=attempt.signature_valid,
-                expected_string=candidates[0],
-                result_code=attempt.code,
-            )
+    else:
+        _log_attempt(participant, endpoint, event, candidates[0], attempt)
+
+
+def _log_attempt(participant: Participant, endpoint: str, event: str, expected: str, attempt: _Attempt) -> None:
+    if participant.is_test:
+        CallbackAttempt.objects.create(
+            participant=participant,
+            endpoint=endpoint,
+            event=event,
+            signature_valid=attempt.signature_valid,
+            expected_string=expected,
+            result_code=attempt.code,
+        )
 
 
 def _participant(track_id: str) -> Participant:

@@ -466,3 +466,10 @@ def test_test_participant_may_check_a_draft_giveaway(giveaway, tester, sign_up):
     response = post(TASK_URL, sign_up_body())
 
     assert response.json()["code"] == 10000
+
+
+def test_test_participant_refusal_after_a_good_signature_is_recorded_with_its_code(tester):
+    post(TASK_URL, {"track_id": TRACK_ID, "event": "send", "sign": SIGN_SEND})
+
+    attempt = CallbackAttempt.objects.get()
+    assert (attempt.signature_valid, attempt.result_code, attempt.event) == (True, 40902, "send")
