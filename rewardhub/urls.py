@@ -18,4 +18,5 @@ urlpatterns = [
     path("api/app/", include("ledger.urls")),
     path("api/", include("postbacks.offers_urls")),
     path("admin/", admin.site.urls),
+    path("", include("giveaways.urls")),  # public giveaway pages and the host API (/g/…, /public/v1/…)
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

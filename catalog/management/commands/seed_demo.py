@@ -7,6 +7,7 @@ from django.db import transaction
 
 from catalog.models import RewardGame, StoreApp
 from catalog.services import issue_partner_secret
+from giveaways.demo import seed_giveaway_demo
 from ledger.demo import seed_app_demo
 from ledger.models import RewardUser
 from postbacks.demo import seed_offerwall_demo
@@ -50,6 +51,7 @@ def seed_demo() -> dict:
         "admin": {"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
         **seed_app_demo(user),
         **seed_offerwall_demo(app),
+        "giveaway": seed_giveaway_demo(),
     }
 
 

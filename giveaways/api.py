@@ -1,0 +1,264 @@
+"""The giveaway platform's signed API (seeds 000/001), at the original paths so hosts only change the base URL.
+
+Answers use the original envelope `{"code": 10000, "msg": "Success", "data": …}`; refusals carry a stable
+code from `giveaways.codes` and the fitting HTTP status.
+"""
+
+import re
+from collections import defaultdict
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import exceptions, serializers
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from giveaways import services
+from giveaways.codes import ERROR_CODES, SUCCESS_MSG, CallbackError, ResultCode
+
+MAX_RUNNING_TOTAL = 2_147_483_647  # the progress column's range
+
+
+def envelope(code: int, msg: str, data, http_status: int = 200) -> Response:
+    return Response({"code": int(code), "msg": msg, "data": data}, status=http_status)
+
+
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+$"}]})
+class RunningTotalField(serializers.Field):
+    """A whole number >= 0, as a JSON number or a string of digits. Keeps the text that was signed."""
+
+    default_error_messages = {"invalid": "Must be a whole number of at least 0."}
+
+    def to_internal_value(self, data) -> str:
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        if not isinstance(data, str) or not re.fullmatch(r"[0-9]{1,10}", data) or int(data) > MAX_RUNNING_TOTAL:
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def _text(max_length: int, **kwargs) -> serializers.CharField:
+    # Whitespace is kept: the signature covers the exact text the host sent.
+    return serializers.CharField(max_length=max_length, trim_whitespace=False, **kwargs)
+
+
+class SignedTrackIdRequest(serializers.Serializer):
+    track_id = _text(64, help_text="The participant's track_id from your website link's query.")
+    sign = _text(128, help_text="Lowercase hex HMAC-SHA256 of `track_id=<track_id>` keyed with your API key.")
+
+
+class TaskCallbackRequest(serializers.Serializer):
+    track_id = _text(64, help_text="The participant's track_id from your website link's query.")
+    event = _text(64, help_text="The task's event key, or `send` to report a winner's reward delivered.")
+    value = RunningTotalField(
+        required=False, help_text="For tasks with a required amount: the participant's running total."
+    )
+    remark = _text(500, required=False, allow_blank=True, allow_null=True, help_text="Optional free text.")
+    sign = _text(
+        128,
+        help_text=(
+            "Lowercase hex HMAC-SHA256 keyed with your API key over `track_id=<track_id>&event=<event>&remark=<remark>`"
+            " or, with a value, `track_id=…&event=…&value=…&remark=…`. Without a remark the string may end in "
+            "`&remark=` or stop before it."
+        ),
+    )
+
+
+class TaskProgressData(serializers.Serializer):
+    event = serializers.CharField()
+    task_completed = serializers.BooleanField(help_text="This task is done for the participant.")
+    value = serializers.IntegerField(help_text="Highest running total received (1 once a plain task is done).")
+    required = serializers.IntegerField(help_text="Running total that completes the task.")
+
+
+class DeliveryData(serializers.Serializer):
+    reward_tag = serializers.CharField()
+    delivered = serializers.BooleanField()
+    delivered_at = serializers.DateTimeField(help_text="First time delivery was reported; repeats keep it.")
+
+
+class PlayerStatusFlags(serializers.Serializer):
+    task_completed = serializers.BooleanField(help_text="Every task of the giveaway is done.")
+    won = serializers.BooleanField(help_text="The participant won a reward in the draw.")
+
+
+class PlayerStatusData(serializers.Serializer):
+    status = PlayerStatusFlags()
+    reward_tag = serializers.CharField(allow_null=True, help_text="The won reward's tag, or null.")
+
+
+def _envelope_schema(name: str, data) -> serializers.Serializer:
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "code": serializers.IntegerField(help_text="10000: success."),
+            "msg": serializers.CharField(),
+            "data": data,
+        },
+    )
+
+
+class GiveawayErrorSchema(serializers.Serializer):
+    code = serializers.IntegerField(help_text="Stable error code (see the table in the operation's description).")
+    msg = serializers.CharField(help_text="Human-readable explanation.")
+    data = serializers.JSONField(allow_null=True, default=None, help_text="Always null.")
+
+
+def _error_responses(*codes: ResultCode) -> dict[int, OpenApiResponse]:
+    by_status = defaultdict(list)
+    for code in (ResultCode.INVALID_PARAMS, *codes):
+        by_status[ERROR_CODES[code][0]].append(code)
+    by_status[415].append(ResultCode.INVALID_PARAMS)
+    by_status[405].append(ResultCode.METHOD_NOT_ALLOWED)
+    return {
+        http_status: OpenApiResponse(
+            GiveawayErrorSchema, description="; ".join(f"`{c.value}`: {ERROR_CODES[c][1]}" for c in found)
+        )
+        for http_status, found in sorted(by_status.items())
+    }
+
+
+ERROR_TABLE = "\n".join(
+    f"| {code.value} | {http_status} | {meaning} |" for code, (http_status, meaning) in ERROR_CODES.items()
+)
+CODES_DESCRIPTION = (
+    '\n\nEvery answer is `{"code", "msg", "data"}`; `code` 10000 is success. Nothing is written unless '
+    "`sign` holds.\n\n| code | HTTP | meaning |\n|---|---|---|\n" + ERROR_TABLE
+)
+
+
+class GiveawayApiView(APIView):
+    """Signed by the project's API key in the body: no session, so no CSRF, no DRF authentication."""
+
+    authentication_classes = []
+    permission_classes = []
+    parser_classes = [JSONParser, FormParser]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, CallbackError):
+            return envelope(exc.code, exc.msg, None, exc.http_status)
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            return envelope(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.", None, exc.status_code)
+        if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):
+            return envelope(ResultCode.INVALID_PARAMS, str(exc.detail), None, exc.status_code)
+        return super().handle_exception(exc)
+
+    def validated(self, serializer_class) -> dict:
+        if not isinstance(self.request.data, dict):
+            raise CallbackError(ResultCode.INVALID_PARAMS, "The body must be a JSON object.")
+        serializer = serializer_class(data=self.request.data)
+        if not serializer.is_valid():
+            problems = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in serializer.errors.items())
+            raise CallbackError(ResultCode.INVALID_PARAMS, f"Invalid parameters: {problems}")
+        return serializer.validated_data
+
+    def success(self, data) -> Response:
+        return envelope(ResultCode.SUCCESS, SUCCESS_MSG, data)
+
+
+_TAGS = ["Giveaway callbacks"]
+
+
+class TaskCallbackApi(GiveawayApiView):
+    @extend_schema(
+        operation_id="giveaway_task_callback",
+        summary="Report a participant's task (or a winner's reward delivery)",
+        description=(
+            "Marks the participant's task with this `event` done. For a task with a required amount, `value` is "
+            "the participant's running total and the task completes when it reaches the amount; a lower or "
+            "repeated total changes nothing, so retries are harmless. `event=send` on a winner's track_id "
+            "records that you delivered the reward." + CODES_DESCRIPTION
+        ),
+        tags=_TAGS,
+        auth=[],
+        request=TaskCallbackRequest,
+        responses={
+            200: _envelope_schema(
+                "TaskCallbackResponse",
+                PolymorphicProxySerializer(
+                    component_name="TaskCallbackData",
+                    serializers=[TaskProgressData, DeliveryData],
+                    resource_type_field_name=None,
+                ),
+            ),
+            **_error_responses(
+                ResultCode.BAD_SIGNATURE,
+                ResultCode.UNKNOWN_TRACK_ID,
+                ResultCode.UNKNOWN_EVENT,
+                ResultCode.GIVEAWAY_NOT_RUNNING,
+                ResultCode.NOT_A_WINNER,
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Like 3 articles: the participant's second like",
+                request_only=True,
+                value={
+                    "track_id": "MVNHLLEEwIRd8vJ0gYkQ2w",
+                    "event": "like_articles",
+                    "value": 2,
+                    "remark": "article 42",
+                    "sign": "<hex HMAC-SHA256 of track_id=…&event=like_articles&value=2&remark=article 42>",
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        params = self.validated(TaskCallbackRequest)
+        return self.success(
+            services.task_callback(
+                track_id=params["track_id"],
+                event=params["event"],
+                value=params.get("value"),
+                remark=params.get("remark"),
+                sign=params["sign"],
+            )
+        )
+
+
+class PlayerStatusApi(GiveawayApiView):
+    @extend_schema(
+        operation_id="giveaway_player_status",
+        summary="A participant's status: all tasks done, won, reward tag",
+        description="Read-only; sign `track_id=<track_id>`." + CODES_DESCRIPTION,
+        tags=_TAGS,
+        auth=[],
+        request=SignedTrackIdRequest,
+        responses={
+            200: _envelope_schema("PlayerStatusResponse", PlayerStatusData()),
+            **_error_responses(ResultCode.BAD_SIGNATURE, ResultCode.UNKNOWN_TRACK_ID),
+        },
+    )
+    def post(self, request):
+        params = self.validated(SignedTrackIdRequest)
+        return self.success(services.player_status(track_id=params["track_id"], sign=params["sign"]))
+
+
+class PrizeCallbackApi(GiveawayApiView):
+    @extend_schema(
+        operation_id="giveaway_prize_callback",
+        summary="Report a winner's reward delivered",
+        description=(
+            "Records the first delivery time; repeats answer the same. Sign `track_id=<track_id>`." + CODES_DESCRIPTION
+        ),
+        tags=_TAGS,
+        auth=[],
+        request=SignedTrackIdRequest,
+        responses={
+            200: _envelope_schema("PrizeCallbackResponse", DeliveryData()),
+            **_error_responses(ResultCode.BAD_SIGNATURE, ResultCode.UNKNOWN_TRACK_ID, ResultCode.NOT_A_WINNER),
+        },
+    )
+    def post(self, request):
+        params = self.validated(SignedTrackIdRequest)
+        return self.success(services.prize_callback(track_id=params["track_id"], sign=params["sign"]))

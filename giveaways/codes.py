@@ -1,0 +1,58 @@
+"""Stable result codes of the giveaway API (the original platform's envelope: `code`, `msg`, `data`).
+
+Hosts branch on `code`; the HTTP status says the same thing for generic clients. Codes never change meaning.
+"""
+
+from enum import IntEnum
+
+from rest_framework import status
+
+
+class ResultCode(IntEnum):
+    SUCCESS = 10000
+    INVALID_PARAMS = 40001
+    BAD_SIGNATURE = 40101
+    UNKNOWN_TRACK_ID = 40401
+    UNKNOWN_EVENT = 40402
+    METHOD_NOT_ALLOWED = 40501
+    GIVEAWAY_NOT_RUNNING = 40901
+    NOT_A_WINNER = 40902
+
+
+# code: (HTTP status, meaning); documented in the OpenAPI schema from this table.
+ERROR_CODES: dict[ResultCode, tuple[int, str]] = {
+    ResultCode.INVALID_PARAMS: (
+        status.HTTP_400_BAD_REQUEST,
+        "Invalid parameters: the body is not a JSON object, a field is missing or malformed, or `value` is "
+        "missing for a task with a required amount. Unsupported content types answer 415 with this code.",
+    ),
+    ResultCode.BAD_SIGNATURE: (
+        status.HTTP_401_UNAUTHORIZED,
+        "Bad signature: `sign` is not the HMAC-SHA256 of the documented string with the project's API key.",
+    ),
+    ResultCode.UNKNOWN_TRACK_ID: (status.HTTP_404_NOT_FOUND, "Unknown track_id."),
+    ResultCode.UNKNOWN_EVENT: (status.HTTP_404_NOT_FOUND, "Unknown event: no task of this giveaway has this event."),
+    ResultCode.METHOD_NOT_ALLOWED: (status.HTTP_405_METHOD_NOT_ALLOWED, "Only POST is accepted."),
+    ResultCode.GIVEAWAY_NOT_RUNNING: (
+        status.HTTP_409_CONFLICT,
+        "Giveaway not running: tasks are only recorded between the giveaway's start and end.",
+    ),
+    ResultCode.NOT_A_WINNER: (
+        status.HTTP_409_CONFLICT,
+        "Not a winner: delivery (`event=send`, prize/callback) can only be reported for a drawn winner.",
+    ),
+}
+
+SUCCESS_MSG = "Success"
+
+
+class CallbackError(Exception):
+    """A refusal with a stable code; the API renders it in the envelope with the code's HTTP status."""
+
+    def __init__(self, code: ResultCode, msg: str):
+        super().__init__(msg)
+        self.code, self.msg = code, msg
+
+    @property
+    def http_status(self) -> int:
+        return ERROR_CODES[self.code][0]

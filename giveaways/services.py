@@ -1,0 +1,294 @@
+"""Every write of the giveaways app: projects' API keys, joining, clicks, signed callbacks, draws."""
+
+import hashlib
+import secrets
+import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from giveaways import fairness, selectors, signing
+from giveaways.codes import CallbackError, ResultCode
+from giveaways.models import (
+    RESERVED_EVENT_SEND,
+    CallbackAttempt,
+    Draw,
+    DrawWinner,
+    Giveaway,
+    GiveawayProject,
+    GiveawayTask,
+    Participant,
+    TaskProgress,
+)
+
+API_KEY_ALPHABET = string.ascii_letters + string.digits
+API_KEY_LENGTH = 64
+
+
+# --- projects and giveaways ---------------------------------------------------------------------------
+
+
+def _new_api_key() -> tuple[str, str]:
+    key = "".join(secrets.choice(API_KEY_ALPHABET) for _ in range(API_KEY_LENGTH))
+    return key, hashlib.sha256(key.encode()).hexdigest()
+
+
+def assign_new_api_key(project: GiveawayProject) -> None:
+    """For a project about to be created (the admin's add form)."""
+    project.api_key, project.api_key_hash = _new_api_key()
+
+
+def create_project(*, name: str, website_links: str = "") -> GiveawayProject:
+    project = GiveawayProject(name=name, website_links=website_links)
+    assign_new_api_key(project)
+    project.save()
+    return project
+
+
+def rotate_api_key(*, project: GiveawayProject) -> str:
+    """Only on the host's deliberate request: every integration must switch to the new key."""
+    assign_new_api_key(project)
+    project.api_key_rotated_at = timezone.now()
+    project.save(update_fields=["api_key", "api_key_hash", "api_key_rotated_at"])
+    return project.api_key
+
+
+def assign_server_seed(giveaway: Giveaway) -> None:
+    """At creation: the seed stays secret until the draw, its SHA-256 is public from the start."""
+    giveaway.server_seed = fairness.new_server_seed()
+    giveaway.seed_commitment = fairness.commitment(giveaway.server_seed)
+
+
+def create_giveaway(*, project: GiveawayProject, **fields) -> Giveaway:
+    giveaway = Giveaway(project=project, **fields)
+    assign_server_seed(giveaway)
+    giveaway.save()
+    return giveaway
+
+
+# --- participants -------------------------------------------------------------------------------------
+
+
+class JoinRefused(Exception):
+    pass
+
+
+def _new_track_id() -> str:
+    return secrets.token_urlsafe(16)  # 22 URL-safe characters, 128 random bits
+
+
+def join_giveaway(*, giveaway: Giveaway, email: str) -> tuple[Participant, bool]:
+    """(participant, created). The same email joins once; the unique constraint decides under races."""
+    if not giveaway.is_running():
+        raise JoinRefused("This giveaway is not open for entries.")
+    email = email.strip().lower()
+    try:
+        with transaction.atomic():
+            return Participant.objects.create(giveaway=giveaway, email=email, track_id=_new_track_id()), True
+    except IntegrityError:
+        return Participant.objects.get(giveaway=giveaway, email=email, is_test=False), False
+
+
+def create_test_participant(*, giveaway: Giveaway) -> Participant:
+    return Participant.objects.create(giveaway=giveaway, is_test=True, track_id=_new_track_id())
+
+
+def _progress_row(participant: Participant, task: GiveawayTask) -> int:
+    return TaskProgress.objects.get_or_create(participant=participant, task=task)[0].pk
+
+
+def record_click(*, participant: Participant, task: GiveawayTask) -> None:
+    with transaction.atomic():
+        TaskProgress.objects.filter(pk=_progress_row(participant, task)).update(
+            clicks=F("clicks") + 1, first_clicked_at=Coalesce(F("first_clicked_at"), Value(timezone.now()))
+        )
+
+
+# --- the signed callback API --------------------------------------------------------------------------
+
+
+@dataclass
+class _Attempt:
+    signature_valid: bool = False
+    code: ResultCode = ResultCode.SUCCESS
+    data: dict = field(default_factory=dict)
+
+
+@contextmanager
+def _verified(
+    participant: Participant, endpoint: str, event: str, candidates: list[str], signature: str
+) -> Iterator[_Attempt]:
+    """Check the signature before anything is written; for test participants record the attempt
+    (bad signatures included) so 'Check API callback' can show it."""
+    attempt = _Attempt(signature_valid=signing.matches(participant.giveaway.project.api_key, candidates, signature))
+    try:
+        if not attempt.signature_valid:
+            raise CallbackError(ResultCode.BAD_SIGNATURE, "Bad signature.")
+        yield attempt
+    except CallbackError as error:
+        attempt.code = error.code
+        _log_attempt(participant, endpoint, event, candidates[0], attempt)
+        raise
+    else:
+        _log_attempt(participant, endpoint, event, candidates[0], attempt)
+
+
+def _log_attempt(participant: Participant, endpoint: str, event: str, expected: str, attempt: _Attempt) -> None:
+    if participant.is_test:
+        CallbackAttempt.objects.create(
+            participant=participant,
+            endpoint=endpoint,
+            event=event,
+            signature_valid=attempt.signature_valid,
+            expected_string=expected,
+            result_code=attempt.code,
+        )
+
+
+def _participant(track_id: str) -> Participant:
+    participant = selectors.participant_by_track_id(track_id)
+    if participant is None:
+        raise CallbackError(ResultCode.UNKNOWN_TRACK_ID, "Unknown track_id.")
+    return participant
+
+
+def task_callback(*, track_id: str, event: str, value: str | None, remark: str | None, sign: str) -> dict:
+    """Mark the participant's task done (or raise its running total); `event=send` reports delivery."""
+    participant = _participant(track_id)
+    candidates = signing.task_callback_strings(track_id=track_id, event=event, value=value, remark=remark)
+    with _verified(participant, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
+        if event == RESERVED_EVENT_SEND:
+            attempt.data = _record_delivery(participant)
+        else:
+            attempt.data = _record_task_event(participant, event, value, remark)
+    return attempt.data
+
+
+def _record_task_event(participant: Participant, event: str, value: str | None, remark: str | None) -> dict:
+    task = GiveawayTask.objects.filter(giveaway_id=participant.giveaway_id, event=event).first()
+    if task is None:
+        raise CallbackError(ResultCode.UNKNOWN_EVENT, f"Unknown event '{event}' for this giveaway.")
+    # Test participants exist so hosts can check their integration before and after the giveaway runs.
+    if not participant.is_test and not participant.giveaway.is_running():
+        raise CallbackError(ResultCode.GIVEAWAY_NOT_RUNNING, "The giveaway is not running.")
+    if task.required_amount and value is None:
+        raise CallbackError(
+            ResultCode.INVALID_PARAMS, f"'value' (the participant's running total) is required for event '{event}'."
+        )
+    amount = int(value) if task.required_amount else 1
+    # The reported total only ever raises the stored one, so retries and reordered calls are harmless.
+    changes = {"amount": Greatest(F("amount"), Value(amount))}
+    if amount >= task.required:
+        changes["completed_at"] = Coalesce(F("completed_at"), Value(timezone.now()))
+    if remark:
+        changes["last_remark"] = remark
+    with transaction.atomic():
+        row = _progress_row(participant, task)
+        TaskProgress.objects.filter(pk=row).update(**changes)
+    progress = TaskProgress.objects.get(pk=row)
+    return {
+        "event": event,
+        "task_completed": progress.completed_at is not None,
+        "value": progress.amount,
+        "required": task.required,
+    }
+
+
+def _record_delivery(participant: Participant) -> dict:
+    win = selectors.win_of(participant)
+    if win is None:
+        raise CallbackError(ResultCode.NOT_A_WINNER, "This track_id has not won a reward.")
+    DrawWinner.objects.filter(pk=win.pk, delivered_at=None).update(delivered_at=timezone.now())
+    win.refresh_from_db(fields=["delivered_at"])
+    return {"reward_tag": win.reward.tag, "delivered": True, "delivered_at": win.delivered_at}
+
+
+def player_status(*, track_id: str, sign: str) -> dict:
+    participant = _participant(track_id)
+    candidates = [signing.track_id_string(track_id)]
+    with _verified(participant, CallbackAttempt.Endpoint.STATUS, "", candidates, sign) as attempt:
+        win = selectors.win_of(participant)
+        attempt.data = {
+            "status": {"task_completed": selectors.all_tasks_completed(participant), "won": win is not None},
+            "reward_tag": win.reward.tag if win else None,
+        }
+    return attempt.data
+
+
+def prize_callback(*, track_id: str, sign: str) -> dict:
+    participant = _participant(track_id)
+    candidates = [signing.track_id_string(track_id)]
+    with _verified(participant, CallbackAttempt.Endpoint.PRIZE, "", candidates, sign) as attempt:
+        attempt.data = _record_delivery(participant)
+    return attempt.data
+
+
+# --- draws --------------------------------------------------------------------------------------------
+
+
+class DrawRefused(Exception):
+    pass
+
+
+def draw_giveaway(*, giveaway: Giveaway, now: datetime | None = None) -> Draw:
+    """Draw once, after the end; final. The one-to-one Draw row refuses a second draw in the database."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        giveaway = Giveaway.objects.select_for_update().get(pk=giveaway.pk)
+        if Draw.objects.filter(giveaway=giveaway).exists():
+            raise DrawRefused(f"'{giveaway.slug}' has already been drawn.")
+        if giveaway.status != Giveaway.Status.LIVE:
+            raise DrawRefused(f"'{giveaway.slug}' is {giveaway.get_status_display().lower()}, not live.")
+        if not giveaway.has_ended(now):
+            raise DrawRefused(f"'{giveaway.slug}' ends at {giveaway.ends_at:%Y-%m-%d %H:%M} UTC; draw after that.")
+        track_ids = {fairness.entrant_hash(t): t for t in selectors.eligible_track_ids(giveaway)}
+        entrants = sorted(track_ids)
+        rewards = list(giveaway.rewards.all())
+        picks = fairness.draw_winners(
+            server_seed=giveaway.server_seed, entrants=entrants, rewards=[(r.tag, r.winners) for r in rewards]
+        )
+        try:
+            with transaction.atomic():
+                draw = Draw.objects.create(
+                    giveaway=giveaway,
+                    server_seed=giveaway.server_seed,
+                    entrants=entrants,
+                    entrants_digest=fairness.entrants_digest(entrants),
+                    rewards=[[r.tag, r.winners] for r in rewards],
+                    drawn_at=now,
+                )
+        except IntegrityError:
+            raise DrawRefused(f"'{giveaway.slug}' has already been drawn.") from None
+        participants = dict(
+            Participant.objects.filter(track_id__in=[track_ids[p.entrant] for p in picks]).values_list("track_id", "pk")
+        )
+        reward_pks = {r.tag: r.pk for r in rewards}
+        DrawWinner.objects.bulk_create(
+            DrawWinner(
+                draw=draw,
+                reward_id=reward_pks[p.reward_tag],
+                participant_id=participants[track_ids[p.entrant]],
+                pick=i,
+            )
+            for i, p in enumerate(picks)
+        )
+    return draw
+
+
+def draw_due_giveaways(*, now: datetime | None = None) -> list[Draw | DrawRefused]:
+    """Every live giveaway that has ended and not been drawn; one failure does not stop the others."""
+    now = now or timezone.now()
+    due = Giveaway.objects.filter(status=Giveaway.Status.LIVE, ends_at__lte=now, draw__isnull=True).order_by("ends_at")
+    results = []
+    for giveaway in due:
+        try:
+            results.append(draw_giveaway(giveaway=giveaway, now=now))
+        except DrawRefused as refused:
+            results.append(refused)
+    return results
