@@ -33,10 +33,13 @@ class AppUserSchema(serializers.ModelSerializer):
 
     appId = serializers.CharField(source="store_app.pid", help_text="The user's store app pid.")
     deviceId = serializers.CharField(source="device_id")
+    heldCoins = serializers.IntegerField(
+        source="held_coins", help_text="Coins an offer network holds as pending: shown, not yet spendable."
+    )
 
     class Meta:
         model = RewardUser
-        fields = ["id", "coins", "appId", "deviceId"]
+        fields = ["id", "coins", "heldCoins", "appId", "deviceId"]
         extra_kwargs = {"coins": {"help_text": "Available coins."}}
 
 

@@ -103,7 +103,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Reverse proxies in front of RewardHub whose X-Forwarded-For entries are trusted when deciding a caller's IP
-# (offer-network IP allowlists). 0: use the connecting address (REMOTE_ADDR).
+# (offer-network IP allowlists, per-IP throttles): the client is that many entries from the right.
+# 0: use the connecting address (REMOTE_ADDR), so a client cannot pick its own IP with X-Forwarded-For.
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 
 # Key for values we must read back (giveaway API keys, offer-network secrets). Comma-separated:
@@ -125,9 +126,7 @@ REST_FRAMEWORK = {
     # unless CACHES is configured), so with several workers the effective limit is this times the workers.
     # Mobile carriers put many phones behind one IP, hence a generous rate.
     "DEFAULT_THROTTLE_RATES": {"app_register": env("APP_REGISTER_RATE", default="60/minute")},
-    # Reverse proxies in front of us: the client IP is read that many hops from the end of X-Forwarded-For.
-    # 0 means REMOTE_ADDR, so a client cannot dodge the throttle by sending its own X-Forwarded-For.
-    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+    "NUM_PROXIES": TRUSTED_PROXY_HOPS,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -13,7 +13,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory
 from ledger.models import AppToken, RewardUser
-from ledger.services import adjust_balance, issue_app_token, revoke_app_token, set_ban
+from ledger.services import adjust_balance, issue_app_token, post_entry, revoke_app_token, set_ban
 from ledger.tests.factories import RewardUserFactory
 from rewardhub.testing import run_concurrently
 
@@ -61,7 +61,13 @@ def test_registration_creates_a_user_and_returns_a_token(app):
     body = response.json()
     user = RewardUser.objects.get()
     assert body["created"] is True
-    assert body["user"] == {"id": str(user.id), "coins": 0, "appId": "cashgiraffe", "deviceId": "device-1"}
+    assert body["user"] == {
+        "id": str(user.id),
+        "coins": 0,
+        "heldCoins": 0,
+        "appId": "cashgiraffe",
+        "deviceId": "device-1",
+    }
     assert get("/api/app/me", body["token"]).json()["id"] == str(user.id)
 
 
@@ -275,7 +281,22 @@ def test_me_shows_the_user_and_available_coins(app, staff):
     response = get("/api/app/me", token_for(user))
 
     assert response.status_code == 200
-    assert response.json() == {"id": str(user.id), "coins": 120, "appId": "cashgiraffe", "deviceId": "device-7"}
+    assert response.json() == {
+        "id": str(user.id),
+        "coins": 120,
+        "heldCoins": 0,
+        "appId": "cashgiraffe",
+        "deviceId": "device-7",
+    }
+
+
+def test_me_shows_coins_an_offer_network_holds(app):
+    user = RewardUserFactory(store_app=app)
+    post_entry(user_id=user.pk, amount=40, kind="offer_hold", key="hold", reference="test", bucket="held")
+
+    body = get("/api/app/me", token_for(user)).json()
+
+    assert (body["coins"], body["heldCoins"]) == (0, 40)
 
 
 def test_entries_are_newest_first(staff):
