@@ -1,5 +1,3 @@
-from dataclasses import asdict
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
@@ -10,6 +8,7 @@ from catalog.selectors import is_valid_partner_secret
 from postbacks.parsing import parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub.errors import ApiError, unauthorized
+from rewardhub.negotiation import JsonOnlyNegotiation
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
 DUPLICATE_MESSAGE = "Duplicate postback for this user, game, and level"
@@ -57,6 +56,7 @@ class PostbackDuplicateSchema(serializers.Serializer):
 
 class PartnerPostbackApi(APIView):
     parser_classes = []  # parse_partner_postback reads the raw body to answer with the contract's error codes
+    content_negotiation_class = JsonOnlyNegotiation
 
     @extend_schema(
         operation_id="partner_postback",
@@ -113,7 +113,7 @@ class PartnerPostbackApi(APIView):
             if not is_valid_partner_secret(secret):
                 raise unauthorized() from None
             raise
-        return Response(postback_body(record_partner_postback(secret=secret, **asdict(payload))))
+        return Response(postback_body(record_partner_postback(secret=secret, **vars(payload))))
 
 
 def partner_secret(request) -> str:

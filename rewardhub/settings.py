@@ -80,6 +80,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # No per-request health check (a SELECT 1 round trip): a dead connection fails its request with 503
     # (DatabaseUnavailableMiddleware) and Django replaces it before the next one.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+    # Server-side parameters let psycopg prepare a statement a connection runs repeatedly (the hot paths),
+    # so PostgreSQL plans it once per connection instead of once per request.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
