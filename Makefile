@@ -21,6 +21,15 @@ run: $(BIN)/activate
 test: $(BIN)/activate
 	$(BIN)/pytest
 
+# The benchmark needs PostgreSQL, wrk and node; it drops and re-creates its own database.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rewardhub_bench
+bench: $(BIN)/activate
+	command -v wrk >/dev/null || (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk))
+	psql -q "$(dir $(BENCH_DATABASE_URL))postgres" -c "DROP DATABASE IF EXISTS $(notdir $(BENCH_DATABASE_URL))" \
+		-c "CREATE DATABASE $(notdir $(BENCH_DATABASE_URL))"
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench $(BENCH_ARGS)
+
 lint: $(BIN)/activate
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -2,10 +2,15 @@
 
 Provisions the shared workload (store app `cashgiraffe`, game `my_game`, 10,000 users) through our own code,
 starts gunicorn with the production config and the peer with ../shared/bench/peer.sh, runs wrk against both
-round after round, then measures the other hot paths and the postback again over 1,000,000 stored rows.
+round after round, then measures the other hot paths (BitLabs-style COMPLETED callbacks with valid hashes,
+giveaway task callbacks, GET /api/app/me) and the postback again over 1,000,000 stored rows.
 """
 
+import hashlib
+import hmac
+import json
 import os
+import random
 import re
 import signal
 import statistics
@@ -15,15 +20,23 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
 
 from catalog.models import RewardGame, StoreApp
 from catalog.services import issue_partner_secret
+from giveaways import services as giveaway_services
+from giveaways.models import Giveaway, GiveawayTask
+from giveaways.signing import sign
 from ledger.models import RewardUser
+from ledger.services import issue_app_token
+from postbacks.models import OfferwallIntegration
 
 SHARED_BENCH = Path(settings.BASE_DIR).parent / "shared" / "bench"
 HERE = Path(__file__).resolve().parents[2] / "bench"
@@ -47,6 +60,7 @@ class Command(BaseCommand):
         parser.add_argument("--users", type=int, default=10_000)
         parser.add_argument("--big-rows", type=int, default=1_000_000, help="user_postbacks rows for the second run")
         parser.add_argument("--port", type=int, default=8800)
+        parser.add_argument("--participants", type=int, default=5000, help="giveaway participants")
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
@@ -55,14 +69,35 @@ class Command(BaseCommand):
         self.base = f"http://127.0.0.1:{options['port']}"
         work = Path(tempfile.mkdtemp(prefix="rewardhub-bench-"))
         secret, users_file = provision(work, options["users"])
+        scenarios = {
+            "BitLabs COMPLETED callback": offer_callbacks(work, users_file, 200_000),
+            "giveaway task callback": giveaway_callbacks(work, options["participants"]),
+            "GET /api/app/me": app_me(work),
+        }
         with gunicorn(options["port"]) as server, peer() as peer_users:
             postback = self.alternate(users_file, secret, peer_users)
-            self.print_postback_table("Partner postback, empty tables", postback, server)
+            self.print_postback_table("Partner postback, empty tables", postback)
+            ours = median_run(postback["rewardhub"])
+            self.stdout.write(f"\nOther hot paths (RewardHub only), relative to its postback {ours.rps:.0f} req/s")
+            self.stdout.write(
+                f"{'path':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs postback':>12}"
+            )
+            for name, (requests_file, header) in scenarios.items():
+                env = {**os.environ, "REQUESTS_FILE": str(requests_file), **({"HEADER": header} if header else {})}
+                runs = [
+                    run_wrk(["-s", str(HERE / "requests.lua"), self.base], env, self.options["duration"])
+                    for _ in range(self.options["rounds"])
+                ]
+                run = median_run(runs)
+                self.stdout.write(
+                    f"{name:<28} {run.rps:>9.1f} {run.p50:>8.2f} {run.p99:>8.2f} {run.errors:>7} "
+                    f"{run.rps / ours.rps:>11.2f}x"
+                )
             self.stdout.write(f"\nRewardHub workers' resident memory: {worker_rss_mib(server)}")
             fill_postbacks(options["big_rows"])
             big = self.alternate(users_file, secret, peer_users)
             self.print_postback_table(f"Partner postback, {options['big_rows']:,} existing user_postbacks rows", big)
-            ours, ours_big = median_run(postback["rewardhub"]), median_run(big["rewardhub"])
+            ours_big = median_run(big["rewardhub"])
             self.stdout.write(
                 f"\nThroughput with {options['big_rows']:,} rows: {ours_big.rps / ours.rps:.2f}x the empty-table figure"
             )
@@ -79,7 +114,7 @@ class Command(BaseCommand):
         script = SHARED_BENCH / "postback.lua"
         return run_wrk(["-s", str(script), url], env, self.options["duration"])
 
-    def print_postback_table(self, title: str, runs: dict[str, list[Run]], server=None):
+    def print_postback_table(self, title: str, runs: dict[str, list[Run]]):
         self.stdout.write(f"\n{title} (wrk -t1 -c16 -d{self.options['duration']}s, {self.options['rounds']} rounds)")
         self.stdout.write(f"{'side':<10} {'round':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for side, side_runs in runs.items():
@@ -119,6 +154,74 @@ def provision(work: Path, users: int) -> tuple[str, Path]:
     ids = RewardUser.objects.filter(store_app=app).values_list("id", flat=True)[:users]
     users_file.write_text("".join(f"{uid}\n" for uid in ids))
     return issue_partner_secret(store_app=app, label="bench")[1], users_file
+
+
+def offer_callbacks(work: Path, users_file: Path, count: int) -> tuple[Path, None]:
+    """BitLabs-style COMPLETED callbacks, each a new transaction, hashed over the URL as the network does."""
+    app = StoreApp.objects.get(pid="cashgiraffe")
+    integration, _ = OfferwallIntegration.objects.get_or_create(
+        store_app=app, provider="bitlabs", name="Bench BitLabs", defaults={"secret": "bench-bitlabs-secret"}
+    )
+    path = reverse("offer-callback", args=[integration.slug])
+    users = users_file.read_text().split()
+    run = timezone.now().strftime("%Y%m%d%H%M%S")
+    lines = []
+    for n in range(count):
+        query = f"uid={random.choice(users)}&tx=bench-{run}-{n}&val=100&raw=0.50&type=COMPLETE&offer_state=COMPLETED"
+        url = f"{settings.PUBLIC_BASE_URL}{path}?{query}"
+        digest = hmac.new(integration.secret.encode(), url.encode(), hashlib.sha1).hexdigest()
+        lines.append(f"GET\t{path}?{query}&hash={digest}\n")
+    return write_lines(work / "offers.txt", lines), None
+
+
+def giveaway_callbacks(work: Path, participants: int) -> tuple[Path, None]:
+    """Signed task callbacks: every participant completes each of four tasks (later rounds are retries)."""
+    giveaway = Giveaway.objects.filter(slug="bench").first()
+    if giveaway is None:
+        now = timezone.now()
+        project = giveaway_services.create_project(name="Bench host", website_links="https://host.example.com")
+        giveaway = giveaway_services.create_giveaway(
+            project=project,
+            slug="bench",
+            title="Bench",
+            description="",
+            status=Giveaway.Status.LIVE,
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=30),
+        )
+        for position, event in enumerate(("sign_up", "deposit", "purchase", "play_game")):
+            GiveawayTask.objects.create(
+                giveaway=giveaway,
+                kind=event,
+                name=event,
+                event=event,
+                position=position,
+                website_url="https://host.example.com/task",
+            )
+    for n in range(giveaway.participants.count(), participants):
+        giveaway_services.join_giveaway(giveaway=giveaway, email=f"bench-{n}@example.com")
+    api_key = giveaway.project.api_key
+    track_ids = list(giveaway.participants.values_list("track_id", flat=True)[:participants])
+    events = list(giveaway.tasks.values_list("event", flat=True))
+    lines = []
+    for event in events:
+        for track_id in track_ids:
+            signature = sign(api_key, f"track_id={track_id}&event={event}&remark=")
+            body = json.dumps({"track_id": track_id, "event": event, "sign": signature})
+            lines.append(f"POST\t/public/v1/giveaway/task/callback\t{body}\n")
+    random.shuffle(lines)
+    return write_lines(work / "giveaway.txt", lines), None
+
+
+def app_me(work: Path) -> tuple[Path, str]:
+    user = RewardUser.objects.filter(store_app__pid="cashgiraffe").first()
+    token = issue_app_token(user=user)[1]
+    return write_lines(work / "me.txt", ["GET\t/api/app/me\n"]), f"Authorization: Bearer {token}"
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(lines))
+    return path
 
 
 def fill_postbacks(rows: int) -> None:
