@@ -74,6 +74,7 @@ class Command(BaseCommand):
             "giveaway task callback": giveaway_callbacks(work, options["participants"]),
             "GET /api/app/me": app_me(work),
         }
+        analyze()
         with gunicorn(options["port"]) as server, peer() as peer_users:
             postback = self.alternate(users_file, secret, peer_users)
             self.print_postback_table("Partner postback, empty tables", postback)
@@ -238,7 +239,13 @@ def fill_postbacks(rows: int) -> None:
             """,
             [rows],
         )
-        cursor.execute("VACUUM ANALYZE user_postbacks")
+    analyze()
+
+
+def analyze() -> None:
+    """Fresh statistics after bulk loads, as autovacuum would soon give them, so plans are the steady-state ones."""
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
 
 
 @contextmanager
