@@ -82,7 +82,8 @@ class LedgerEntry(models.Model):
         AVAILABLE = "available", "Available"
         HELD = "held", "Held"
 
-    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="entries")
+    # Indexes are chosen for an append-heavy table: each one is written on every credit.
+    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="entries", db_index=False)
     amount = models.BigIntegerField(help_text="Signed: credits are positive, debits and reversals negative.")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     bucket = models.CharField(
@@ -92,15 +93,18 @@ class LedgerEntry(models.Model):
         help_text="Which balance it moves: available (spendable) or held (pending).",
     )
     reference = models.CharField(max_length=200, help_text="What caused it, e.g. user_postbacks:42.")
-    key = models.CharField("idempotency key", max_length=200, unique=True)
+    key = models.CharField("idempotency key", max_length=200)
     balance_after = models.BigIntegerField(help_text="The balance of this entry's bucket after it.")
-    reverses = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals")
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", db_index=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         help_text="The staff member, for manual adjustments.",
     )
     note = models.TextField(blank=True, help_text="The reason given for a manual adjustment.")
@@ -111,8 +115,17 @@ class LedgerEntry(models.Model):
         ordering = ["-id"]
         verbose_name = "ledger entry"
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["user", "-id"], name="ledger_entry_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-id"], name="ledger_entry_user_recent"),  # also serves the user FK
+            # Only reversals and staff adjustments fill these: partial indexes cost nothing on other entries.
+            models.Index(fields=["reverses"], condition=models.Q(reverses__isnull=False), name="ledger_entry_reverses"),
+            models.Index(
+                fields=["created_by"], condition=models.Q(created_by__isnull=False), name="ledger_entry_created_by"
+            ),
+        ]
         constraints = [
+            # A constraint rather than unique=True: no extra LIKE-pattern index on PostgreSQL.
+            models.UniqueConstraint(fields=["key"], name="ledger_entry_key_unique"),
             models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_amount_not_zero"),
             models.CheckConstraint(
                 condition=models.Q(bucket__in=["available", "held"]), name="ledger_entry_bucket_known"

@@ -18,7 +18,8 @@ MAX_LEVEL = 2_147_483_647  # the column is a 32-bit integer
 class UserPostback(models.Model):
     """A level a partner game reported (the seed's `user_postbacks`); the first report of a level wins."""
 
-    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="postbacks")
+    # The unique (user, game, level) index leads with the user, so the user FK needs no index of its own.
+    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="postbacks", db_index=False)
     game = models.ForeignKey(RewardGame, on_delete=models.PROTECT, related_name="postbacks")
     pid = models.CharField(max_length=64)
     level_number = models.PositiveIntegerField()
