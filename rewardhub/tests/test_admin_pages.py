@@ -1,0 +1,34 @@
+import json
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(capsys):
+    call_command("seed_demo", "--json")  # something to list on every page
+    demo = json.loads(capsys.readouterr().out)
+    client = Client()
+    assert client.login(**demo["admin"])
+    return client
+
+
+def registered_models():
+    return [model for model in admin.site._registry if model is not get_user_model()]
+
+
+@pytest.mark.parametrize("model", registered_models(), ids=lambda model: model._meta.label)
+def test_every_admin_list_and_detail_page_renders(admin_client, model):
+    opts = model._meta
+    changelist = admin_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+    assert changelist.status_code == 200
+    first = model._default_manager.first()
+    if first is not None:
+        detail = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[first.pk])
+        assert admin_client.get(detail).status_code == 200
