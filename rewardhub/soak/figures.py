@@ -9,6 +9,7 @@ from rewardhub.soak.clients import Exchange
 @dataclass
 class Figures:
     answers: dict[str, Counter] = field(default_factory=dict)  # suite → Counter of status (None: no answer)
+    seconds: dict[str, float] = field(default_factory=dict)  # suite → first request sent to last answer
     workers_killed: int = 0
     postgres_restarts: int = 0
     outages: list[float] = field(default_factory=list)  # seconds from each restart until the server answered 200
@@ -18,6 +19,8 @@ class Figures:
 
     def record(self, suite: str, exchanges: list[Exchange]) -> None:
         self.answers.setdefault(suite, Counter()).update(exchange.status for exchange in exchanges)
+        span = max(e.received_at for e in exchanges) - min(e.sent_at for e in exchanges)
+        self.seconds[suite] = self.seconds.get(suite, 0) + span
 
     def add_findings(self, lost: int, doubled: int) -> None:
         self.lost += lost
@@ -31,7 +34,8 @@ class Figures:
                 f"{'no answer' if status is None else status}: {count:,}"
                 for status, count in sorted(counter.items(), key=lambda item: (item[0] is None, item[0] or 0))
             )
-            lines.append(f"  {suite}: {sum(counter.values()):,} ({answers})")
+            count, seconds = sum(counter.values()), self.seconds[suite]
+            lines.append(f"  {suite}: {count:,} in {seconds:.1f}s, {count / seconds:,.0f}/s ({answers})")
         outages = ", ".join(f"{seconds:.1f}s" for seconds in self.outages) or "none"
         lines += [
             f"faults injected: {self.workers_killed} gunicorn workers killed (SIGKILL), "

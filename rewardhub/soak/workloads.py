@@ -279,7 +279,7 @@ def check_offers(setup: OfferSetup, exchanges: list[Exchange], *, faults: bool) 
     accepted = Counter()
     for exchange in exchanges:
         key = exchange.call.key
-        amounts[key] = _amount(exchange.call)
+        amounts[key] = call_amount(exchange.call)
         if _answered_ok(exchange):
             if key not in stored:
                 findings.add(f"{exchange.body[:100]!r} for {key}, not stored", lost=1)
@@ -309,6 +309,6 @@ def _answered_ok(exchange: Exchange) -> bool:
     return exchange.json()["result"] in ("accepted", "duplicate")
 
 
-def _amount(call: Call) -> int:
+def call_amount(call: Call) -> int:
     params = parse_qs(urlsplit(call.path).query)
     return int((params.get("val") or params["reward"])[0])
