@@ -11,6 +11,11 @@ def server(django_db_setup):
         yield live
 
 
+def pytest_collection_modifyitems(items):
+    """The fault run restarts PostgreSQL: it goes last, so no other suite runs across a restart."""
+    items.sort(key=lambda item: item.path.name == "test_faults.py")
+
+
 def pytest_terminal_summary(terminalreporter):
     if not FIGURES.answers:
         return  # no soak test ran (`make test` deselects them)

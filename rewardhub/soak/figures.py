@@ -43,7 +43,7 @@ class Figures:
             f"server errors (5xx other than 503): {self.server_errors()}",
             f"lost (a success answer not stored): {self.lost}",
             f"doubled (stored or credited twice): {self.doubled}",
-            f"ledger_audit after each suite: {self.audits} runs, all clean",
+            f"ledger_audit runs after ledger suites: {self.audits}, all clean",
         ]
         return lines
 
