@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench clean
+.PHONY: run test soak lint bench clean
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ run: $(BIN)/activate
 
 test: $(BIN)/activate
 	$(BIN)/pytest
+
+# Load, races and faults against a real gunicorn on PostgreSQL (rewardhub/soak); as root it also kills
+# workers and restarts the local PostgreSQL cluster for a few seconds. Prints the reliability figures last.
+soak: $(BIN)/activate
+	@test -n "$$DATABASE_URL" || { echo "make soak runs against PostgreSQL: set DATABASE_URL" >&2; exit 1; }
+	$(BIN)/pytest -m soak rewardhub/soak
 
 # The benchmark needs PostgreSQL, wrk and node; it drops and re-creates its own database.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rewardhub_bench
