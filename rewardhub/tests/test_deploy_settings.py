@@ -24,7 +24,7 @@ PRODUCTION = {
 
 def run(args: list[str], **overrides: str | None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in {**os.environ, **PRODUCTION, **overrides}.items() if v is not None}
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603  (our own interpreter and manage.py)
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
