@@ -7,7 +7,9 @@ import time
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, ParticipantFactory
@@ -240,3 +242,16 @@ def test_giveaway_api_refuses_an_ip_after_bad_signatures_in_its_envelope():
     }
     assert 0 < int(response["Retry-After"]) <= WINDOW
     assert player_status(participant.track_id, good, ip=BYSTANDER).json()["code"] == 10000
+
+
+def test_the_apis_keep_answering_when_the_shared_cache_is_down(user, app):
+    RewardGameFactory(gid="my_game")
+    secret = partner_secret_for(app)
+    down = RedisConnectionError("Connection refused")
+
+    with mock.patch.object(cache, "get", side_effect=down), mock.patch.object(cache, "add", side_effect=down):
+        refused = postback(user, "rh_wrong")
+        accepted = postback(user, secret, level=5)
+
+    assert refused.status_code == 401
+    assert (accepted.status_code, accepted.json()["coinDelta"]) == (200, 25)
