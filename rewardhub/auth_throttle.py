@@ -44,9 +44,8 @@ def is_blocked(scope: str, ip: str | None) -> int | None:
     except RedisError as error:
         logger.warning("Failed-authentication throttle unavailable (%s): not checked.", type(error).__name__)
         return None
-    if until is None:
-        return None
-    return max(1, math.ceil(until - time.time()))
+    remaining = None if until is None else until - time.time()
+    return math.ceil(remaining) if remaining and remaining > 0 else None
 
 
 def record_failure(scope: str, ip: str | None) -> None:
