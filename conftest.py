@@ -1,5 +1,20 @@
+import logging
+from contextlib import ExitStack
+
 import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
+
+import catalog.services
+import giveaways.services
+import ledger.services
+import rewardhub.crypto
+from rewardhub.testing import SecretLogDetector, wrapped_everywhere
+
+# Test tooling that echoes test inputs by design (factory-boy logs every factory's parameters): not product output.
+TOOLING_LOGGERS = ("factory", "faker")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -10,3 +25,58 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Failed-authentication counters and DRF throttles live in the cache: each test starts with none."""
+    cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_log_detector():
+    """Every log record of the whole suite, at every level and from every logger, must be free of every
+    secret the code issued or stored: partner secrets, app tokens, giveaway API keys, anything encrypted at
+    rest (network secrets), Fernet keys (FIELD_ENCRYPTION_KEYS) and SECRET_KEY. Checked once, at the end."""
+    detector = SecretLogDetector()
+    detector.add_secret(settings.SECRET_KEY)
+    root = logging.getLogger()
+    saved = {"root": root.level, "handlers": [(h, h.level) for h in root.handlers]}
+    loggers = [logger for logger in logging.root.manager.loggerDict.values() if isinstance(logger, logging.Logger)]
+    saved["loggers"] = [(logger, logger.level, logger.propagate, logger.disabled) for logger in loggers]
+    for handler in root.handlers:
+        handler.setLevel(max(handler.level, root.level))  # the console shows what it showed before
+    root.setLevel(logging.DEBUG)
+    for logger in loggers:  # django, django.request, django.db.backends, axes, …: everything reaches the root
+        logger.setLevel(logging.NOTSET)
+        logger.propagate, logger.disabled = True, False
+    for name in TOOLING_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    root.addHandler(detector)
+
+    def record_plain(args, kwargs, result):  # (row, plain text) from the issuing services
+        detector.add_secret(result[1])
+
+    def record_key(args, kwargs, result):  # Fernet(key): the key is the first argument
+        detector.add_secret(args[1] if len(args) > 1 else kwargs.get("key"))
+
+    with ExitStack() as wrappers:
+        wrappers.enter_context(wrapped_everywhere(catalog.services, "issue_partner_secret", record_plain))
+        wrappers.enter_context(wrapped_everywhere(ledger.services, "issue_app_token", record_plain))
+        wrappers.enter_context(
+            wrapped_everywhere(giveaways.services, "_new_api_key", lambda a, k, r: detector.add_secret(r[0]))
+        )
+        wrappers.enter_context(
+            wrapped_everywhere(rewardhub.crypto, "encrypt", lambda a, k, r: detector.add_secret(a[0]))
+        )
+        wrappers.enter_context(wrapped_everywhere(Fernet, "__init__", record_key))
+        yield detector
+    root.removeHandler(detector)
+    root.setLevel(saved["root"])
+    for handler, level in saved["handlers"]:
+        handler.setLevel(level)
+    for logger, level, propagate, disabled in saved["loggers"]:
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
+    leaks = detector.leaks()
+    assert not leaks, "Secrets appeared in log output:\n" + "\n".join(leaks)

@@ -5,6 +5,14 @@ from catalog.models import PartnerSecret, RewardGame, StoreApp
 from catalog.services import issue_partner_secret, revoke_partner_secret
 
 
+class UnloggedStr(str):
+    """Renders as itself but has a placeholder repr: Django's template engine logs the repr of the whole
+    context (django.template, DEBUG) whenever a variable lookup fails, and a secret must not end up there."""
+
+    def __repr__(self):
+        return "'<not logged>'"
+
+
 @admin.register(StoreApp)
 class StoreAppAdmin(admin.ModelAdmin):
     list_display = ["pid", "name", "created_at"]
@@ -69,7 +77,7 @@ class PartnerSecretAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "secret": obj,
-            "plain": obj._plain_secret,
+            "plain": UnloggedStr(obj._plain_secret),
         }
         return TemplateResponse(request, "admin/catalog/partnersecret/created.html", context)
 

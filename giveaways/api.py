@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from giveaways import services
 from giveaways.codes import ERROR_CODES, SUCCESS_MSG, CallbackError, ResultCode
+from rewardhub import auth_throttle
 
 MAX_RUNNING_TOTAL = 2_147_483_647  # the progress column's range
 
@@ -116,7 +117,7 @@ class GiveawayErrorSchema(serializers.Serializer):
 
 def _error_responses(*codes: ResultCode) -> dict[int, OpenApiResponse]:
     by_status = defaultdict(list)
-    for code in (ResultCode.INVALID_PARAMS, *codes):
+    for code in (ResultCode.INVALID_PARAMS, *codes, ResultCode.THROTTLED):
         by_status[ERROR_CODES[code][0]].append(code)
     by_status[415].append(ResultCode.INVALID_PARAMS)
     by_status[405].append(ResultCode.METHOD_NOT_ALLOWED)
@@ -144,9 +145,20 @@ class GiveawayApiView(APIView):
     permission_classes = []
     parser_classes = [JSONParser, FormParser]
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if retry_after := auth_throttle.is_blocked("giveaway", auth_throttle.client_ip(request)):
+            raise auth_throttle.throttled(retry_after)
+
     def handle_exception(self, exc):
         if isinstance(exc, CallbackError):
+            if exc.code == ResultCode.BAD_SIGNATURE:
+                auth_throttle.record_failure("giveaway", auth_throttle.client_ip(self.request))
             return envelope(exc.code, exc.msg, None, exc.http_status)
+        if isinstance(exc, exceptions.Throttled):
+            response = envelope(ResultCode.THROTTLED, auth_throttle.THROTTLED_MESSAGE, None, exc.status_code)
+            response["Retry-After"] = str(exc.wait)
+            return response
         if isinstance(exc, exceptions.MethodNotAllowed):
             return envelope(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.", None, exc.status_code)
         if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):

@@ -17,6 +17,7 @@ class ResultCode(IntEnum):
     METHOD_NOT_ALLOWED = 40501
     GIVEAWAY_NOT_RUNNING = 40901
     NOT_A_WINNER = 40902
+    THROTTLED = 42901
 
 
 # code: (HTTP status, meaning); documented in the OpenAPI schema from this table.
@@ -40,6 +41,11 @@ ERROR_CODES: dict[ResultCode, tuple[int, str]] = {
     ResultCode.NOT_A_WINNER: (
         status.HTTP_409_CONFLICT,
         "Not a winner: delivery (`event=send`, prize/callback) can only be reported for a drawn winner.",
+    ),
+    ResultCode.THROTTLED: (
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        "Throttled: too many bad signatures from your IP address; every request is refused for the number of "
+        "seconds in the Retry-After header.",
     ),
 }
 

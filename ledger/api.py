@@ -25,6 +25,7 @@ MAX_ACK_IDS = 500
 AUTH_ERRORS = (
     (401, "unauthorized: missing, invalid or revoked app token"),
     (403, "user_banned: an operator banned this user"),
+    (429, "throttled: too many failed authentications from this IP; see Retry-After"),
 )
 
 

@@ -8,6 +8,7 @@ from rest_framework.permissions import BasePermission
 from catalog.services import hash_secret
 from ledger.models import AppToken, RewardUser
 from ledger.services import record_app_token_use, user_banned
+from rewardhub import auth_throttle
 
 
 class AppTokenAuthentication(BaseAuthentication):
@@ -17,12 +18,16 @@ class AppTokenAuthentication(BaseAuthentication):
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return None  # no credentials: the permission answers 401
+        ip = auth_throttle.client_ip(request)
+        if retry_after := auth_throttle.is_blocked("app", ip):
+            raise auth_throttle.throttled(retry_after)
         token = (
             AppToken.objects.select_related("user__store_app")
             .filter(token_hash=hash_secret(credentials.strip()), revoked_at=None)
             .first()
         )
         if token is None:
+            auth_throttle.record_failure("app", ip)
             raise AuthenticationFailed("Invalid or revoked app token.")  # 401 with WWW-Authenticate
         record_app_token_use(token=token)
         return token.user, token

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from catalog.selectors import is_valid_partner_secret
 from postbacks.parsing import parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
+from rewardhub import auth_throttle
 from rewardhub.errors import ApiError, unauthorized
 from rewardhub.negotiation import JsonOnlyNegotiation
 from rewardhub.schema import PARTNER_AUTH, error_responses
@@ -89,6 +90,7 @@ class PartnerPostbackApi(APIView):
                 (401, "unauthorized: missing or invalid API secret, or a secret for another pid"),
                 (404, "unknown_uid: no such user in this store app"),
                 (413, "payload_too_large"),
+                (429, "throttled: too many failed authentications from this IP; see Retry-After"),
             ),
         },
         examples=[
@@ -105,6 +107,17 @@ class PartnerPostbackApi(APIView):
         ],
     )
     def post(self, request):
+        ip = auth_throttle.client_ip(request)
+        if retry_after := auth_throttle.is_blocked("partner", ip):
+            raise auth_throttle.throttled(retry_after)
+        try:
+            return self.record(request)
+        except ApiError as error:
+            if error.status_code == status.HTTP_401_UNAUTHORIZED:
+                auth_throttle.record_failure("partner", ip)
+            raise
+
+    def record(self, request) -> Response:
         secret = partner_secret(request)
         try:
             payload = parse_partner_postback(read_limited_body(request))

@@ -30,6 +30,7 @@ from postbacks.networks.base import (
     Reply,
     Verdict,
 )
+from rewardhub import auth_throttle
 
 MAX_COINS = 10**12  # far above any real reward; keeps a malformed value from overflowing a balance
 Outcome = OfferConversion.Outcome
@@ -59,6 +60,8 @@ def receive_callback(
     )
     url = f"{settings.PUBLIC_BASE_URL}{path}" + (f"?{raw_query}" if raw_query else "")
     result = _process(integration, CallbackRequest(url=url, params=QueryDict(raw_query)), source_ip, delivery)
+    if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.IP_REFUSED):
+        auth_throttle.record_failure("offer", source_ip)
     reply = get_network(integration.provider).reply(result.verdict, result.message)
     OfferDelivery.objects.filter(pk=delivery.pk).update(
         verdict=result.verdict,

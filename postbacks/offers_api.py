@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.core.handlers.wsgi import get_str_from_wsgi
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -6,9 +5,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.views import APIView
 
-from postbacks.ip_allowlist import client_ip
 from postbacks.models import OfferwallIntegration
+from postbacks.networks import get_network
 from postbacks.offers import receive_callback
+from rewardhub import auth_throttle
 from rewardhub.schema import ErrorSchema
 
 
@@ -74,21 +74,29 @@ class OfferCallbackApi(APIView):
             (404, "application/json"): OpenApiResponse(
                 ErrorSchema, description=f"unknown_user, or no integration with this slug. {_ERROR_FORMS}"
             ),
+            (429, "application/json"): OpenApiResponse(
+                ErrorSchema,
+                description=f"throttled: too many bad signatures or refused IPs from this IP; see Retry-After. "
+                f"{_ERROR_FORMS}",
+            ),
         },
     )
     def get(self, request, slug):
         integration = OfferwallIntegration.objects.filter(slug=slug).first()
         if integration is None:
             return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
-        meta = request.META
+        source_ip = auth_throttle.client_ip(request)
+        if retry_after := auth_throttle.is_blocked("offer", source_ip):
+            reply = get_network(integration.provider).throttled(auth_throttle.THROTTLED_MESSAGE)
+            response = HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
+            response["Retry-After"] = str(retry_after)
+            return response
         reply = receive_callback(
             integration=integration,
             method=request.method,
             path=request.path,
-            raw_query=get_str_from_wsgi(meta, "QUERY_STRING", ""),
-            source_ip=client_ip(
-                meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR", ""), settings.TRUSTED_PROXY_HOPS
-            ),
+            raw_query=get_str_from_wsgi(request.META, "QUERY_STRING", ""),
+            source_ip=source_ip,
         )
         return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
 

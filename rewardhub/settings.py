@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -52,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "rewardhub.middleware.DatabaseUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its 429 page
 ]
 
 ROOT_URLCONF = "rewardhub.urls"
@@ -84,6 +86,30 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # so PostgreSQL plans it once per connection instead of once per request.
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Failed-authentication counters (rewardhub.auth_throttle) and DRF throttles live here. The default is
+# per process; with several gunicorn workers set CACHE_URL=redis://127.0.0.1:6379/1 so they share one count.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Every API refuses a client IP (429 + Retry-After) for AUTH_FAILURE_WINDOW seconds once it has failed to
+# authenticate AUTH_FAILURE_LIMIT times within that many seconds (rewardhub.auth_throttle).
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
+AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
+
+# Admin login brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed logins from one client IP
+# (whatever usernames it tries) that IP is locked out for AXES_COOLOFF_TIME hours, even with the right
+# password. Lockouts are listed in the admin under Axes ("Access attempts", "Access failures"); an operator
+# clears one by deleting its access attempt, or with `manage.py axes_reset_ip <ip>`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=1.0)  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "rewardhub.auth_throttle.client_ip"  # honours TRUSTED_PROXY_HOPS like the APIs
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed login, not only the current counters
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -13,9 +13,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client():
-    get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     client = Client()
-    client.login(username="root", password="pw")
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
     return client
 
 

@@ -86,6 +86,10 @@ class OfferNetwork(ABC):
         """The answer in the network's format, so its retry logic does the right thing."""
 
     @abstractmethod
+    def throttled(self, message: str) -> Reply:
+        """A 429 in the network's format, for an IP that failed authentication too often (no delivery is logged)."""
+
+    @abstractmethod
     def callback_templates(self, callback_url: str) -> dict[str, str]:
         """{purpose: URL template to paste into the network's dashboard}."""
 

@@ -96,6 +96,9 @@ class BitLabs(OfferNetwork):
             body = {"ok": False, "error": verdict.value, "message": message}
         return Reply(_STATUS[verdict], "application/json", json.dumps(body))
 
+    def throttled(self, message: str) -> Reply:
+        return Reply(429, "application/json", json.dumps({"ok": False, "error": "throttled", "message": message}))
+
     def callback_templates(self, callback_url: str) -> dict[str, str]:
         offer = (
             "uid=[%UID%]&tx=[%TX%]&val=[%VAL%]&raw=[%RAW%]&type=[%TYPE%]&offer_state=[%OFFER_STATE%]"

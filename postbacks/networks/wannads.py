@@ -66,6 +66,9 @@ class Wannads(OfferNetwork):
             return Reply(200, "text/plain", "OK")
         return Reply(_STATUS[verdict], "text/plain", f"ERROR: {message}")
 
+    def throttled(self, message: str) -> Reply:
+        return Reply(429, "text/plain", f"ERROR: {message}")
+
     def callback_templates(self, callback_url: str) -> dict[str, str]:
         query = (
             "user_id={user_id}&reward={reward}&status={status}&transaction_id={transaction_id}"

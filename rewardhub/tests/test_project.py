@@ -4,6 +4,7 @@ from unittest import mock
 import pytest
 from django.core.management import call_command
 from django.db import OperationalError
+from django.http import HttpRequest
 from django.test import Client
 
 from ledger.models import RewardUser
@@ -42,7 +43,7 @@ def test_seed_demo_json_prints_exactly_one_object(capsys):
     assert demo["partner"]["pid"] == "cashgiraffe"
     assert demo["partner"]["gid"] == "my_game"
     assert RewardUser.objects.filter(pk=demo["user"]["id"], device_id=demo["user"]["device_id"]).exists()
-    assert Client().login(**demo["admin"])
+    assert Client().login(request=HttpRequest(), **demo["admin"])  # django-axes needs the request
 
 
 def test_seed_demo_reuses_data_and_issues_a_fresh_secret(capsys):
