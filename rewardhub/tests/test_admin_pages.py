@@ -15,7 +15,7 @@ def admin_client(capsys):
     call_command("seed_demo", "--json")  # something to list on every page
     demo = json.loads(capsys.readouterr().out)
     client = Client()
-    assert client.login(**demo["admin"])
+    client.force_login(get_user_model().objects.get(username=demo["admin"]["username"]))
     return client
 
 
