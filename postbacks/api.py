@@ -7,7 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.selectors import is_valid_partner_secret
-from postbacks.parsing import parse_partner_postback
+from postbacks.models import MAX_LEVEL
+from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub.errors import ApiError, unauthorized
 from rewardhub.schema import PARTNER_AUTH, error_responses
@@ -17,11 +18,17 @@ BANNED_MESSAGE = "The user is banned: the level was recorded without coins"
 
 
 class PostbackRequestSchema(serializers.Serializer):
-    pid = serializers.CharField(help_text="Store app pid from the install referrer.")
+    pid = serializers.CharField(max_length=64, help_text="Store app pid from the install referrer.")
     uid = serializers.UUIDField(help_text="Reward user id from the install referrer. Aliases: userId, user_id.")
-    gid = serializers.CharField(help_text="Game id from the install referrer. Aliases: game_id, gameId.")
-    level_number = serializers.IntegerField(min_value=1, help_text="Completed level. Alias: level.")
-    reason = serializers.CharField(required=False, help_text="Free text, stored in the postback's metadata.")
+    gid = serializers.CharField(
+        max_length=100, help_text="Game id from the install referrer. Aliases: game_id, gameId."
+    )
+    level_number = serializers.IntegerField(
+        min_value=1, max_value=MAX_LEVEL, help_text="Completed level. Alias: level."
+    )
+    reason = serializers.CharField(
+        required=False, max_length=MAX_REASON_LENGTH, help_text="Free text, stored in the postback's metadata."
+    )
 
 
 class PostbackUserSchema(serializers.Serializer):
@@ -70,7 +77,8 @@ class PartnerPostbackApi(APIView):
         ),
         tags=["Partner games"],
         auth=PARTNER_AUTH,
-        request=PostbackRequestSchema,
+        # Explicit media type: with no parser classes drf-spectacular would publish no request body at all.
+        request={"application/json": PostbackRequestSchema},
         responses={
             200: OpenApiResponse(
                 PolymorphicProxySerializer(

@@ -25,6 +25,14 @@ def _query(name: str, description: str) -> OpenApiParameter:
 _ERROR_FORMS = "BitLabs integrations: JSON error body. Wannads integrations: text/plain `ERROR: <message>`."
 
 
+def _error_forms(status: int, verdicts: str) -> dict:
+    """An error in both of the networks' formats: BitLabs' JSON body, Wannads' `ERROR: <message>` text."""
+    return {
+        (status, "application/json"): OpenApiResponse(ErrorSchema, description=f"{verdicts}. {_ERROR_FORMS}"),
+        (status, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description=f"{verdicts}. {_ERROR_FORMS}"),
+    }
+
+
 class OfferCallbackApi(APIView):
     """Server-to-server callbacks from offer networks; the integration's provider decides the contract."""
 
@@ -67,13 +75,9 @@ class OfferCallbackApi(APIView):
                 CallbackResultSchema, description="BitLabs: accepted, or a duplicate of an earlier delivery."
             ),
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Wannads: `OK`, also for duplicates."),
-            (400, "application/json"): OpenApiResponse(ErrorSchema, description=f"invalid. {_ERROR_FORMS}"),
-            (403, "application/json"): OpenApiResponse(
-                ErrorSchema, description=f"bad_signature or ip_refused. {_ERROR_FORMS}"
-            ),
-            (404, "application/json"): OpenApiResponse(
-                ErrorSchema, description=f"unknown_user, or no integration with this slug. {_ERROR_FORMS}"
-            ),
+            **_error_forms(400, "invalid"),
+            **_error_forms(403, "bad_signature or ip_refused"),
+            **_error_forms(404, "unknown_user, or no integration with this slug (plain text)"),
         },
     )
     def get(self, request, slug):
