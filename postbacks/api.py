@@ -2,7 +2,7 @@ from dataclasses import asdict
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -11,6 +11,7 @@ from postbacks.models import MAX_LEVEL
 from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub.errors import ApiError, unauthorized
+from rewardhub.inputs import read_limited
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
 DUPLICATE_MESSAGE = "Duplicate postback for this user, game, and level"
@@ -115,7 +116,7 @@ class PartnerPostbackApi(APIView):
     def post(self, request):
         secret = partner_secret(request)
         try:
-            payload = parse_partner_postback(read_limited_body(request))
+            payload = parse_partner_postback(read_limited(request._request, request.META))
         except ApiError:
             # Authentication comes first: a stranger learns nothing about what a valid body looks like.
             if not is_valid_partner_secret(secret):
@@ -131,23 +132,6 @@ def partner_secret(request) -> str:
     if not secret:
         raise unauthorized()
     return secret
-
-
-def read_limited_body(request) -> bytes:
-    limit = settings.API_MAX_BODY_BYTES
-    too_large = ApiError(
-        "payload_too_large", f"The body must be at most {limit} bytes.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise too_large
-    raw = request._request.read(limit + 1)
-    if len(raw) > limit:
-        raise too_large
-    return raw
 
 
 def postback_body(outcome: PostbackOutcome) -> dict:

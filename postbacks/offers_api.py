@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from postbacks.ip_allowlist import client_ip
 from postbacks.models import OfferwallIntegration
 from postbacks.offers import receive_callback
+from rewardhub.inputs import read_limited
 from rewardhub.schema import ErrorSchema
 
 
@@ -47,7 +48,8 @@ class OfferCallbackApi(APIView):
             "BitLabs: `hash` is the lowercase hex HMAC-SHA1 of the full URL without the trailing `&hash=…`. "
             "Wannads: `signature` is the lowercase hex MD5 of `user_id . transaction_id . reward . secret`. "
             "Each transaction id and state (or status) moves coins at most once; a repeat is answered like the "
-            "first. POST is accepted too, with the parameters in the query string."
+            "first. POST is accepted too, with the parameters in the query string. Parameters the network adds "
+            "beyond these are ignored (and logged); a parameter sent twice, or one that is not UTF-8, is invalid."
         ),
         tags=["Offer networks"],
         auth=[],
@@ -78,9 +80,15 @@ class OfferCallbackApi(APIView):
             **_error_forms(400, "invalid"),
             **_error_forms(403, "bad_signature or ip_refused"),
             **_error_forms(404, "unknown_user, or no integration with this slug (plain text)"),
+            (413, "application/json"): OpenApiResponse(
+                ErrorSchema, description="payload_too_large: a POST body over 16 KiB, refused before it is logged."
+            ),
         },
     )
     def get(self, request, slug):
+        read_limited(
+            request._request, request.META
+        )  # parameters come in the query; a body has no use but must be small
         integration = OfferwallIntegration.objects.filter(slug=slug).first()
         if integration is None:
             return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
