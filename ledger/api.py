@@ -99,6 +99,7 @@ class AppApi(APIView):
     authentication_classes = [AppTokenAuthentication]
     permission_classes = [IsActiveAppUser]
 
+
 class AppMeApi(AppApi):
     @extend_schema(
         operation_id="app_me",

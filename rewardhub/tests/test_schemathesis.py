@@ -12,8 +12,10 @@ from urllib.parse import urlencode
 import pytest
 import schemathesis
 from django.conf import settings
+from django.core import signals
 from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
@@ -65,6 +67,17 @@ class Credentials:
     track_id: str
     api_key: str
     events: list[str]
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """The WSGI handler closes "old" connections around each request; inside the test's transaction that is the
+    test's own PostgreSQL connection. Django's test Client disconnects the same handlers."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
