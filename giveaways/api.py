@@ -15,13 +15,14 @@ from drf_spectacular.utils import (
     extend_schema_field,
 )
 from rest_framework import exceptions, serializers
-from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from giveaways import services
 from giveaways.codes import ERROR_CODES, SUCCESS_MSG, CallbackError, ResultCode
 from rewardhub import auth_throttle
+from rewardhub.errors import ApiError
+from rewardhub.inputs import LimitedFormParser, LimitedJSONParser
 
 MAX_RUNNING_TOTAL = 2_147_483_647  # the progress column's range
 
@@ -119,6 +120,7 @@ def _error_responses(*codes: ResultCode) -> dict[int, OpenApiResponse]:
     by_status = defaultdict(list)
     for code in (ResultCode.INVALID_PARAMS, *codes, ResultCode.THROTTLED):
         by_status[ERROR_CODES[code][0]].append(code)
+    by_status[413].append(ResultCode.INVALID_PARAMS)
     by_status[415].append(ResultCode.INVALID_PARAMS)
     by_status[405].append(ResultCode.METHOD_NOT_ALLOWED)
     return {
@@ -143,7 +145,7 @@ class GiveawayApiView(APIView):
 
     authentication_classes = []
     permission_classes = []
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [LimitedJSONParser, LimitedFormParser]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -161,7 +163,8 @@ class GiveawayApiView(APIView):
             return response
         if isinstance(exc, exceptions.MethodNotAllowed):
             return envelope(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.", None, exc.status_code)
-        if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType):
+        if isinstance(exc, exceptions.ParseError | exceptions.UnsupportedMediaType | ApiError):
+            # Unparseable, oversized (413) or repeated-field bodies, from the parsers.
             return envelope(ResultCode.INVALID_PARAMS, str(exc.detail), None, exc.status_code)
         return super().handle_exception(exc)
 

@@ -25,7 +25,8 @@ ERROR_CODES: dict[ResultCode, tuple[int, str]] = {
     ResultCode.INVALID_PARAMS: (
         status.HTTP_400_BAD_REQUEST,
         "Invalid parameters: the body is not a JSON object, a field is missing or malformed, or `value` is "
-        "missing for a task with a required amount. Unsupported content types answer 415 with this code.",
+        "missing for a task with a required amount, or a form field is repeated. Unsupported content types answer "
+        "415 and bodies over 16 KiB answer 413 with this code. Fields the API does not know are ignored.",
     ),
     ResultCode.BAD_SIGNATURE: (
         status.HTTP_401_UNAUTHORIZED,

@@ -18,6 +18,7 @@ from ledger.services import register_app_user
 from postbacks.models import UserPostback
 from postbacks.selectors import unapplied_postbacks
 from postbacks.services import ack_postbacks
+from rewardhub.inputs import LimitedJSONParser, StrictSerializer, reject_repeated_query_params
 from rewardhub.schema import error_responses
 
 PLAY_STORE_DETAILS_URL = "https://play.google.com/store/apps/details"
@@ -27,6 +28,7 @@ AUTH_ERRORS = (
     (403, "user_banned: an operator banned this user"),
     (429, "throttled: too many failed authentications from this IP; see Retry-After"),
 )
+LIST_ERRORS = (400, "repeated_parameter: a query parameter (cursor, page_size) sent twice")
 
 
 class AppUserSchema(serializers.ModelSerializer):
@@ -44,7 +46,7 @@ class AppUserSchema(serializers.ModelSerializer):
         extra_kwargs = {"coins": {"help_text": "Available coins."}}
 
 
-class RegisterRequestSchema(serializers.Serializer):
+class RegisterRequestSchema(StrictSerializer):
     pid = serializers.CharField(max_length=64, help_text="The reward app's store app pid.")
     device_id = serializers.CharField(max_length=255, help_text="A stable id of this install's device.")
 
@@ -56,6 +58,7 @@ class RegisterResponseSchema(serializers.Serializer):
 
 
 class AppUserRegisterApi(APIView):
+    parser_classes = [LimitedJSONParser]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "app_register"
 
@@ -73,8 +76,9 @@ class AppUserRegisterApi(APIView):
             201: OpenApiResponse(RegisterResponseSchema, description="A new user."),
             200: OpenApiResponse(RegisterResponseSchema, description="The device's existing user, new token."),
             **error_responses(
-                (400, "invalid_json, invalid_request, unknown_pid"),
+                (400, "invalid_json, invalid_request, unknown_field, unknown_pid"),
                 (403, "user_banned: an operator banned this device's user"),
+                (413, "payload_too_large"),
                 (429, "throttled: too many registrations from this IP; see Retry-After"),
             ),
         },
@@ -92,6 +96,7 @@ class AppUserRegisterApi(APIView):
 
 
 class AppApi(APIView):
+    parser_classes = [LimitedJSONParser]
     authentication_classes = [AppTokenAuthentication]
     permission_classes = [IsActiveAppUser]
 
@@ -121,7 +126,15 @@ class NewestFirstPagination(CursorPagination):
     max_page_size = 200
 
 
-class AppEntryListApi(AppApi, generics.ListAPIView):
+class AppListApi(AppApi, generics.ListAPIView):
+    """`cursor` and `page_size` must each come once: which of two would count is a guess we do not make."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        reject_repeated_query_params(request)
+
+
+class AppEntryListApi(AppListApi):
     serializer_class = AppLedgerEntrySchema
     pagination_class = NewestFirstPagination
 
@@ -135,7 +148,7 @@ class AppEntryListApi(AppApi, generics.ListAPIView):
         tags=["Reward app"],
         responses={
             200: AppLedgerEntrySchema(many=True),
-            **error_responses((404, "not_found: an invalid cursor"), *AUTH_ERRORS),
+            **error_responses(LIST_ERRORS, (404, "not_found: an invalid cursor"), *AUTH_ERRORS),
         },
     )
     def get(self, request, *args, **kwargs):
@@ -154,7 +167,7 @@ class OldestFirstPagination(NewestFirstPagination):
     ordering = "id"
 
 
-class AppPostbackListApi(AppApi, generics.ListAPIView):
+class AppPostbackListApi(AppListApi):
     serializer_class = AppPostbackSchema
     pagination_class = OldestFirstPagination
 
@@ -168,14 +181,14 @@ class AppPostbackListApi(AppApi, generics.ListAPIView):
         tags=["Reward app"],
         responses={
             200: AppPostbackSchema(many=True),
-            **error_responses((404, "not_found: an invalid cursor"), *AUTH_ERRORS),
+            **error_responses(LIST_ERRORS, (404, "not_found: an invalid cursor"), *AUTH_ERRORS),
         },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
-class AckRequestSchema(serializers.Serializer):
+class AckRequestSchema(StrictSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         min_length=1,
@@ -197,7 +210,12 @@ class AppPostbackAckApi(AppApi):
         description="Idempotent: acking again, or an id that is not this user's, changes nothing and says so.",
         tags=["Reward app"],
         request=AckRequestSchema,
-        responses={200: AckResponseSchema, **error_responses((400, "invalid_json, invalid_request"), *AUTH_ERRORS)},
+        responses={
+            200: AckResponseSchema,
+            **error_responses(
+                (400, "invalid_json, invalid_request, unknown_field"), *AUTH_ERRORS, (413, "payload_too_large")
+            ),
+        },
     )
     def post(self, request):
         params = AckRequestSchema(data=request.data)

@@ -5,10 +5,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.selectors import is_valid_partner_secret
-from postbacks.parsing import parse_partner_postback
+from postbacks.models import MAX_LEVEL
+from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub import auth_throttle
 from rewardhub.errors import ApiError, unauthorized
+from rewardhub.inputs import read_limited
 from rewardhub.negotiation import JsonOnlyNegotiation
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
@@ -17,11 +19,17 @@ BANNED_MESSAGE = "The user is banned: the level was recorded without coins"
 
 
 class PostbackRequestSchema(serializers.Serializer):
-    pid = serializers.CharField(help_text="Store app pid from the install referrer.")
+    pid = serializers.CharField(max_length=64, help_text="Store app pid from the install referrer.")
     uid = serializers.UUIDField(help_text="Reward user id from the install referrer. Aliases: userId, user_id.")
-    gid = serializers.CharField(help_text="Game id from the install referrer. Aliases: game_id, gameId.")
-    level_number = serializers.IntegerField(min_value=1, help_text="Completed level. Alias: level.")
-    reason = serializers.CharField(required=False, help_text="Free text, stored in the postback's metadata.")
+    gid = serializers.CharField(
+        max_length=100, help_text="Game id from the install referrer. Aliases: game_id, gameId."
+    )
+    level_number = serializers.IntegerField(
+        min_value=1, max_value=MAX_LEVEL, help_text="Completed level. Alias: level."
+    )
+    reason = serializers.CharField(
+        required=False, max_length=MAX_REASON_LENGTH, help_text="Free text, stored in the postback's metadata."
+    )
 
 
 class PostbackUserSchema(serializers.Serializer):
@@ -71,7 +79,8 @@ class PartnerPostbackApi(APIView):
         ),
         tags=["Partner games"],
         auth=PARTNER_AUTH,
-        request=PostbackRequestSchema,
+        # Explicit media type: with no parser classes drf-spectacular would publish no request body at all.
+        request={"application/json": PostbackRequestSchema},
         responses={
             200: OpenApiResponse(
                 PolymorphicProxySerializer(
@@ -120,7 +129,7 @@ class PartnerPostbackApi(APIView):
     def record(self, request) -> Response:
         secret = partner_secret(request)
         try:
-            payload = parse_partner_postback(read_limited_body(request))
+            payload = parse_partner_postback(read_limited(request._request, request.META))
         except ApiError:
             # Authentication comes first: a stranger learns nothing about what a valid body looks like.
             if not is_valid_partner_secret(secret):
@@ -136,23 +145,6 @@ def partner_secret(request) -> str:
     if not secret:
         raise unauthorized()
     return secret
-
-
-def read_limited_body(request) -> bytes:
-    limit = settings.API_MAX_BODY_BYTES
-    too_large = ApiError(
-        "payload_too_large", f"The body must be at most {limit} bytes.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    )
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise too_large
-    raw = request._request.read(limit + 1)
-    if len(raw) > limit:
-        raise too_large
-    return raw
 
 
 def postback_body(outcome: PostbackOutcome) -> dict:

@@ -85,6 +85,13 @@ def _process(
     if any("\x00" in value for _, values in request.params.lists() for value in values):
         # PostgreSQL text cannot hold NUL; no network sends one on purpose.
         return _Result(Verdict.INVALID, "Parameters cannot contain NUL characters.")
+    repeated = next((name for name, values in request.params.lists() if len(values) > 1), None)
+    if repeated is not None:
+        # `?tx=1&tx=2`: the signature may cover both, the parser would read one; refuse rather than guess.
+        return _Result(Verdict.INVALID, f"Parameter '{repeated[:40]}' is repeated; send each parameter once.")
+    if "\ufffd" in request.url or any("\ufffd" in "".join([n, *vs]) for n, vs in request.params.lists()):
+        # Bytes that are not UTF-8 arrive replaced by U+FFFD: two different ids could read the same.
+        return _Result(Verdict.INVALID, "Parameters must be UTF-8.")
     try:
         event = network.parse(request)
     except InvalidCallback as exc:

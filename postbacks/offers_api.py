@@ -9,6 +9,7 @@ from postbacks.models import OfferwallIntegration
 from postbacks.networks import get_network
 from postbacks.offers import receive_callback
 from rewardhub import auth_throttle
+from rewardhub.inputs import read_limited
 from rewardhub.schema import ErrorSchema
 
 
@@ -25,6 +26,14 @@ def _query(name: str, description: str) -> OpenApiParameter:
 _ERROR_FORMS = "BitLabs integrations: JSON error body. Wannads integrations: text/plain `ERROR: <message>`."
 
 
+def _error_forms(status: int, verdicts: str) -> dict:
+    """An error in both of the networks' formats: BitLabs' JSON body, Wannads' `ERROR: <message>` text."""
+    return {
+        (status, "application/json"): OpenApiResponse(ErrorSchema, description=f"{verdicts}. {_ERROR_FORMS}"),
+        (status, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description=f"{verdicts}. {_ERROR_FORMS}"),
+    }
+
+
 class OfferCallbackApi(APIView):
     """Server-to-server callbacks from offer networks; the integration's provider decides the contract."""
 
@@ -39,7 +48,8 @@ class OfferCallbackApi(APIView):
             "BitLabs: `hash` is the lowercase hex HMAC-SHA1 of the full URL without the trailing `&hash=…`. "
             "Wannads: `signature` is the lowercase hex MD5 of `user_id . transaction_id . reward . secret`. "
             "Each transaction id and state (or status) moves coins at most once; a repeat is answered like the "
-            "first. POST is accepted too, with the parameters in the query string."
+            "first. POST is accepted too, with the parameters in the query string. Parameters the network adds "
+            "beyond these are ignored (and logged); a parameter sent twice, or one that is not UTF-8, is invalid."
         ),
         tags=["Offer networks"],
         auth=[],
@@ -67,12 +77,11 @@ class OfferCallbackApi(APIView):
                 CallbackResultSchema, description="BitLabs: accepted, or a duplicate of an earlier delivery."
             ),
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Wannads: `OK`, also for duplicates."),
-            (400, "application/json"): OpenApiResponse(ErrorSchema, description=f"invalid. {_ERROR_FORMS}"),
-            (403, "application/json"): OpenApiResponse(
-                ErrorSchema, description=f"bad_signature or ip_refused. {_ERROR_FORMS}"
-            ),
-            (404, "application/json"): OpenApiResponse(
-                ErrorSchema, description=f"unknown_user, or no integration with this slug. {_ERROR_FORMS}"
+            **_error_forms(400, "invalid"),
+            **_error_forms(403, "bad_signature or ip_refused"),
+            **_error_forms(404, "unknown_user, or no integration with this slug (plain text)"),
+            (413, "application/json"): OpenApiResponse(
+                ErrorSchema, description="payload_too_large: a POST body over 16 KiB, refused before it is logged."
             ),
             (429, "application/json"): OpenApiResponse(
                 ErrorSchema,
@@ -82,6 +91,9 @@ class OfferCallbackApi(APIView):
         },
     )
     def get(self, request, slug):
+        read_limited(
+            request._request, request.META
+        )  # parameters come in the query; a body has no use but must be small
         integration = OfferwallIntegration.objects.filter(slug=slug).first()
         if integration is None:
             return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")

@@ -1,11 +1,11 @@
 """Strict parsing of the partner postback body: every rejection is a 400 with a stable code."""
 
-import json
 import uuid
 from dataclasses import dataclass
 
 from postbacks.models import MAX_LEVEL
 from rewardhub.errors import ApiError
+from rewardhub.inputs import load_json_object
 
 # Canonical field name → accepted spellings, preferred first (seed 004).
 ALIASES = {
@@ -29,7 +29,7 @@ class PartnerPostbackRequest:
 
 
 def parse_partner_postback(raw: bytes) -> PartnerPostbackRequest:
-    body = _load_json_object(raw)
+    body = load_json_object(raw)
     unknown = sorted(set(body) - KNOWN_FIELDS)
     if unknown:
         raise ApiError("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
@@ -43,23 +43,6 @@ def parse_partner_postback(raw: bytes) -> PartnerPostbackRequest:
         level_number=_level(body),
         reason=reason or None,
     )
-
-
-def _load_json_object(raw: bytes) -> dict:
-    try:
-        body = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ApiError("invalid_json", "The body must be valid UTF-8 JSON.") from None
-    if not isinstance(body, dict):
-        raise ApiError("invalid_json", "The body must be a JSON object.")
-    return body
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    body = dict(pairs)
-    if len(body) != len(pairs):  # an ApiError, not a ValueError, so it passes the handler above
-        raise ApiError("invalid_json", "The body repeats a key; send each field once.")
-    return body
 
 
 def _field(body: dict, name: str, *, required: bool = True):

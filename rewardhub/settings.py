@@ -140,7 +140,7 @@ TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 # the first encrypts, all decrypt, so a key can be rotated (see `rotate_encryption_key`).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
-# The partner API refuses bodies larger than this (413).
+# Every API refuses bodies larger than this (413): partner, app, giveaway and offer-callback (rewardhub.inputs).
 API_MAX_BODY_BYTES = 16 * 1024
 
 REST_FRAMEWORK = {
