@@ -84,7 +84,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
     # Server-side parameters let psycopg prepare a statement a connection runs repeatedly (the hot paths),
     # so PostgreSQL plans it once per connection instead of once per request.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Failed-authentication counters (rewardhub.auth_throttle) and DRF throttles live here. The default is
