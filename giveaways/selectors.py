@@ -1,14 +1,23 @@
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, FilteredRelation, Q
 
 from giveaways import fairness
 from giveaways.models import CallbackAttempt, Draw, DrawWinner, Giveaway, GiveawayTask, Participant, TaskProgress
 
 
-def participant_by_track_id(track_id: str) -> Participant | None:
-    """With its giveaway and project: the project's API key verifies the participant's callbacks."""
-    return Participant.objects.select_related("giveaway__project").filter(track_id=track_id).first()
+def participant_by_track_id(track_id: str, *, with_task_event: str | None = None) -> Participant | None:
+    """With its giveaway and project: the project's API key verifies the participant's callbacks.
+    `with_task_event` also reads, in the same query, the giveaway's task with that event as `task_pk` and
+    `task_required_amount` (both None when there is no such task)."""
+    participants = Participant.objects.select_related("giveaway__project").filter(track_id=track_id)
+    if with_task_event is not None:
+        participants = participants.annotate(
+            task=FilteredRelation("giveaway__tasks", condition=Q(giveaway__tasks__event=with_task_event)),
+            task_pk=F("task__id"),
+            task_required_amount=F("task__required_amount"),
+        )
+    return participants.first()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from giveaways import fairness, selectors, signing
@@ -160,7 +160,9 @@ def _participant(track_id: str) -> Participant:
 
 def task_callback(*, track_id: str, event: str, value: str | None, remark: str | None, sign: str) -> dict:
     """Mark the participant's task done (or raise its running total); `event=send` reports delivery."""
-    participant = _participant(track_id)
+    participant = selectors.participant_by_track_id(track_id, with_task_event=event)
+    if participant is None:
+        raise CallbackError(ResultCode.UNKNOWN_TRACK_ID, "Unknown track_id.")
     candidates = signing.task_callback_strings(track_id=track_id, event=event, value=value, remark=remark)
     with _verified(participant, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
         if event == RESERVED_EVENT_SEND:
@@ -170,34 +172,53 @@ def task_callback(*, track_id: str, event: str, value: str | None, remark: str |
     return attempt.data
 
 
+# One statement, no transaction: the unique (participant, task) row is created or updated in place. The stored
+# total only ever rises and the first completion time is kept, so retries and reordered calls are harmless.
+_RECORD_PROGRESS_SQL = """
+INSERT INTO giveaway_task_progress
+    (participant_id, task_id, clicks, amount, completed_at, last_remark, updated_at)
+VALUES (%(participant)s, %(task)s, 0, %(amount)s, %(completed_at)s, %(remark)s, %(now)s)
+ON CONFLICT (participant_id, task_id) DO UPDATE SET
+    amount = CASE WHEN excluded.amount > giveaway_task_progress.amount
+                  THEN excluded.amount ELSE giveaway_task_progress.amount END,
+    completed_at = COALESCE(giveaway_task_progress.completed_at, excluded.completed_at),
+    last_remark = CASE WHEN %(has_remark)s THEN excluded.last_remark ELSE giveaway_task_progress.last_remark END,
+    updated_at = excluded.updated_at
+RETURNING amount, completed_at
+"""
+
+
 def _record_task_event(participant: Participant, event: str, value: str | None, remark: str | None) -> dict:
-    task = GiveawayTask.objects.filter(giveaway_id=participant.giveaway_id, event=event).first()
-    if task is None:
+    # participant_by_track_id(with_task_event=event) joined the task: None when the giveaway has no such event.
+    if participant.task_pk is None:
         raise CallbackError(ResultCode.UNKNOWN_EVENT, f"Unknown event '{event}' for this giveaway.")
     # Test participants exist so hosts can check their integration before and after the giveaway runs.
     if not participant.is_test and not participant.giveaway.is_running():
         raise CallbackError(ResultCode.GIVEAWAY_NOT_RUNNING, "The giveaway is not running.")
-    if task.required_amount and value is None:
+    required_amount = participant.task_required_amount
+    if required_amount and value is None:
         raise CallbackError(
             ResultCode.INVALID_PARAMS, f"'value' (the participant's running total) is required for event '{event}'."
         )
-    amount = int(value) if task.required_amount else 1
-    # The reported total only ever raises the stored one, so retries and reordered calls are harmless.
-    changes = {"amount": Greatest(F("amount"), Value(amount))}
-    if amount >= task.required:
-        changes["completed_at"] = Coalesce(F("completed_at"), Value(timezone.now()))
-    if remark:
-        changes["last_remark"] = remark
-    with transaction.atomic():
-        row = _progress_row(participant, task)
-        TaskProgress.objects.filter(pk=row).update(**changes)
-    progress = TaskProgress.objects.get(pk=row)
-    return {
-        "event": event,
-        "task_completed": progress.completed_at is not None,
-        "value": progress.amount,
-        "required": task.required,
-    }
+    amount = int(value) if required_amount else 1
+    required = required_amount or 1
+    prep_time = TaskProgress._meta.get_field("completed_at").get_db_prep_value
+    now = prep_time(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_PROGRESS_SQL,
+            {
+                "participant": participant.pk,
+                "task": participant.task_pk,
+                "amount": amount,
+                "completed_at": now if amount >= required else None,
+                "remark": remark or "",
+                "has_remark": bool(remark),
+                "now": now,
+            },
+        )
+        stored_amount, completed_at = cursor.fetchone()
+    return {"event": event, "task_completed": completed_at is not None, "value": stored_amount, "required": required}
 
 
 def _record_delivery(participant: Participant) -> dict:

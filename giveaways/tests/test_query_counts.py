@@ -28,11 +28,11 @@ def callback():
 
 
 def test_first_completion_query_count(participant, django_assert_num_queries):
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(2):
         assert callback().json()["data"]["task_completed"] is True
 
 
 def test_retry_query_count(participant, django_assert_num_queries):
     callback()
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(2):
         assert callback().json()["data"]["task_completed"] is True
