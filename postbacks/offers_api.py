@@ -7,7 +7,6 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from postbacks.ip_allowlist import client_ip
-from postbacks.models import OfferwallIntegration
 from postbacks.offers import receive_callback
 from rewardhub.schema import ErrorSchema
 
@@ -77,12 +76,9 @@ class OfferCallbackApi(APIView):
         },
     )
     def get(self, request, slug):
-        integration = OfferwallIntegration.objects.filter(slug=slug).first()
-        if integration is None:
-            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
         meta = request.META
         reply = receive_callback(
-            integration=integration,
+            slug=slug,
             method=request.method,
             path=request.path,
             raw_query=get_str_from_wsgi(meta, "QUERY_STRING", ""),
@@ -90,6 +86,8 @@ class OfferCallbackApi(APIView):
                 meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR", ""), settings.TRUSTED_PROXY_HOPS
             ),
         )
+        if reply is None:
+            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
         return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
 
     @extend_schema(exclude=True)
