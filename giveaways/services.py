@@ -120,29 +120,40 @@ class _Attempt:
     data: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Caller:
+    """Who a signed call is about: the participant and the API key that must have signed it."""
+
+    participant_id: int
+    is_test: bool
+    api_key: str
+
+    @classmethod
+    def of(cls, participant: Participant) -> "_Caller":
+        return cls(participant.pk, participant.is_test, participant.giveaway.project.api_key)
+
+
 @contextmanager
-def _verified(
-    participant: Participant, endpoint: str, event: str, candidates: list[str], signature: str
-) -> Iterator[_Attempt]:
+def _verified(caller: _Caller, endpoint: str, event: str, candidates: list[str], signature: str) -> Iterator[_Attempt]:
     """Check the signature before anything is written; for test participants record the attempt
     (bad signatures included) so 'Check API callback' can show it."""
-    attempt = _Attempt(signature_valid=signing.matches(participant.giveaway.project.api_key, candidates, signature))
+    attempt = _Attempt(signature_valid=signing.matches(caller.api_key, candidates, signature))
     try:
         if not attempt.signature_valid:
             raise CallbackError(ResultCode.BAD_SIGNATURE, "Bad signature.")
         yield attempt
     except CallbackError as error:
         attempt.code = error.code
-        _log_attempt(participant, endpoint, event, candidates[0], attempt)
+        _log_attempt(caller, endpoint, event, candidates[0], attempt)
         raise
     else:
-        _log_attempt(participant, endpoint, event, candidates[0], attempt)
+        _log_attempt(caller, endpoint, event, candidates[0], attempt)
 
 
-def _log_attempt(participant: Participant, endpoint: str, event: str, expected: str, attempt: _Attempt) -> None:
-    if participant.is_test:
+def _log_attempt(caller: _Caller, endpoint: str, event: str, expected: str, attempt: _Attempt) -> None:
+    if caller.is_test:
         CallbackAttempt.objects.create(
-            participant=participant,
+            participant_id=caller.participant_id,
             endpoint=endpoint,
             event=event,
             signature_valid=attempt.signature_valid,
@@ -160,15 +171,18 @@ def _participant(track_id: str) -> Participant:
 
 def task_callback(*, track_id: str, event: str, value: str | None, remark: str | None, sign: str) -> dict:
     """Mark the participant's task done (or raise its running total); `event=send` reports delivery."""
-    participant = selectors.participant_by_track_id(track_id, with_task_event=event)
-    if participant is None:
-        raise CallbackError(ResultCode.UNKNOWN_TRACK_ID, "Unknown track_id.")
     candidates = signing.task_callback_strings(track_id=track_id, event=event, value=value, remark=remark)
-    with _verified(participant, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
-        if event == RESERVED_EVENT_SEND:
+    if event == RESERVED_EVENT_SEND:
+        participant = _participant(track_id)
+        with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
             attempt.data = _record_delivery(participant)
-        else:
-            attempt.data = _record_task_event(participant, event, value, remark)
+        return attempt.data
+    target = selectors.task_callback_target(track_id, event)
+    if target is None:
+        raise CallbackError(ResultCode.UNKNOWN_TRACK_ID, "Unknown track_id.")
+    caller = _Caller(target.participant_id, target.is_test, target.api_key)
+    with _verified(caller, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
+        attempt.data = _record_task_event(target, event, value, remark)
     return attempt.data
 
 
@@ -188,14 +202,13 @@ RETURNING amount, completed_at
 """
 
 
-def _record_task_event(participant: Participant, event: str, value: str | None, remark: str | None) -> dict:
-    # participant_by_track_id(with_task_event=event) joined the task: None when the giveaway has no such event.
-    if participant.task_pk is None:
+def _record_task_event(target: selectors.TaskCallbackTarget, event: str, value: str | None, remark: str | None) -> dict:
+    if target.task_id is None:
         raise CallbackError(ResultCode.UNKNOWN_EVENT, f"Unknown event '{event}' for this giveaway.")
     # Test participants exist so hosts can check their integration before and after the giveaway runs.
-    if not participant.is_test and not participant.giveaway.is_running():
+    if not target.is_test and not target.giveaway_running:
         raise CallbackError(ResultCode.GIVEAWAY_NOT_RUNNING, "The giveaway is not running.")
-    required_amount = participant.task_required_amount
+    required_amount = target.task_required_amount
     if required_amount and value is None:
         raise CallbackError(
             ResultCode.INVALID_PARAMS, f"'value' (the participant's running total) is required for event '{event}'."
@@ -208,8 +221,8 @@ def _record_task_event(participant: Participant, event: str, value: str | None, 
         cursor.execute(
             _RECORD_PROGRESS_SQL,
             {
-                "participant": participant.pk,
-                "task": participant.task_pk,
+                "participant": target.participant_id,
+                "task": target.task_id,
                 "amount": amount,
                 "completed_at": now if amount >= required else None,
                 "remark": remark or "",
@@ -233,7 +246,7 @@ def _record_delivery(participant: Participant) -> dict:
 def player_status(*, track_id: str, sign: str) -> dict:
     participant = _participant(track_id)
     candidates = [signing.track_id_string(track_id)]
-    with _verified(participant, CallbackAttempt.Endpoint.STATUS, "", candidates, sign) as attempt:
+    with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.STATUS, "", candidates, sign) as attempt:
         win = selectors.win_of(participant)
         attempt.data = {
             "status": {"task_completed": selectors.all_tasks_completed(participant), "won": win is not None},
@@ -245,7 +258,7 @@ def player_status(*, track_id: str, sign: str) -> dict:
 def prize_callback(*, track_id: str, sign: str) -> dict:
     participant = _participant(track_id)
     candidates = [signing.track_id_string(track_id)]
-    with _verified(participant, CallbackAttempt.Endpoint.PRIZE, "", candidates, sign) as attempt:
+    with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.PRIZE, "", candidates, sign) as attempt:
         attempt.data = _record_delivery(participant)
     return attempt.data
 
