@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from postbacks.ip_allowlist import client_ip
 from postbacks.offers import receive_callback
+from rewardhub.errors import error_response
 from rewardhub.schema import ErrorSchema
 
 
@@ -25,9 +26,18 @@ _ERROR_FORMS = "BitLabs integrations: JSON error body. Wannads integrations: tex
 
 
 class OfferCallbackApi(APIView):
-    """Server-to-server callbacks from offer networks; the integration's provider decides the contract."""
+    """Server-to-server callbacks from offer networks; the integration's provider decides the contract.
 
-    parser_classes = []  # parameters come from the raw query string, which BitLabs signs as sent
+    A hot path with nothing for DRF to do (parameters come from the raw query string, which BitLabs signs as
+    sent; no authentication classes, throttles or content negotiation apply): `dispatch` serves it as a plain
+    Django view, and DRF only describes it for the schema."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method not in ("GET", "POST"):
+            response = error_response("method_not_allowed", f'Method "{request.method}" not allowed.', 405)
+            response["Allow"] = "GET, POST"
+            return response
+        return self.get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="offer_callback",
