@@ -98,8 +98,7 @@ class _Snapshot:
     integration: _Integration
     user_exists: bool
     user_banned: bool
-    duplicate: bool  # this transaction id and state is already recorded (for any user)
-    chain: list[_ChainEvent]
+    chain: list[_ChainEvent]  # in the order they were recorded
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,11 @@ def receive_callback(*, slug: str, method: str, path: str, raw_query: str, sourc
                 snapshot, event, coins, effect, _delivery_row(snapshot.integration, delivery, result, reply)
             ):
                 return reply
+            if _key_taken(snapshot.integration, event):
+                result = _duplicate(event)
+                reply = network.reply(result.verdict, result.message)
+                _log_delivery(snapshot.integration, delivery, result, reply)
+                return reply
         raise RuntimeError(f"Gave up after {MAX_ATTEMPTS} attempts: the offer kept changing.")
     except Exception:
         # Every delivery is logged, a failed one too; nothing of its processing was committed.
@@ -178,30 +182,24 @@ def _parse(provider: str, request: CallbackRequest) -> Parsed:
 _SELECT_SQL = """
 SELECT i.id, i.name, i.provider, i.store_app_id, i.secret, i.ip_allowlist, i.coin_rate,
        u.id IS NOT NULL, u.banned_at IS NOT NULL,
-       EXISTS (
-           SELECT 1 FROM offer_conversions d
-           WHERE d.integration_id = i.id AND d.transaction_id = %(tx)s AND d.state = %(state)s
-       ),
        c.id, c.transaction_id, c.state, c.action, c.amount_received, c.coins, c.available_delta, c.held_delta
 FROM offerwall_integrations i
 LEFT JOIN users u ON u.id = %(uid)s AND u.store_app_id = i.store_app_id
 LEFT JOIN offer_conversions c
     ON c.integration_id = i.id AND c.user_id = u.id AND c.original_transaction_id = %(original)s
 WHERE i.slug = %(slug)s
-ORDER BY c.id
 """
 
 
 def _select(slug: str, event: Parsed | None) -> _Snapshot | None:
-    """One query: the integration, and for a conversion event its user and the offer's recorded events. No
-    lock: the unique chain position catches an event recorded after this read."""
+    """One query, kept simple because planning it is much of its cost: the integration, and for a conversion
+    event its user and the offer's recorded events. No lock: the unique chain position catches an event recorded
+    after this read."""
     conversion = event if isinstance(event, ConversionEvent) else None
     uid = _as_uuid(event.user_id) if isinstance(event, ConversionEvent | BanEvent) else None
     params = {
         "slug": slug,
         "uid": RewardUser._meta.pk.get_db_prep_value(uid, connection) if uid else None,
-        "tx": conversion.transaction_id if conversion else None,
-        "state": conversion.state if conversion else None,
         "original": conversion.original_transaction_id if conversion else None,
     }
     with connection.cursor() as cursor:
@@ -217,8 +215,7 @@ def _select(slug: str, event: Parsed | None) -> _Snapshot | None:
         ),
         user_exists=bool(first[7]),
         user_banned=bool(first[8]),
-        duplicate=bool(first[9]),
-        chain=[_ChainEvent(*row[10:]) for row in rows if row[10] is not None],
+        chain=sorted((_ChainEvent(*row[9:]) for row in rows if row[9] is not None), key=lambda event: event.id),
     )
 
 
@@ -247,11 +244,25 @@ def _refusal(
         return _Result(Verdict.INVALID, f"The amount {event.amount_received} is too large.", transaction_id)
     if not snapshot.user_exists:
         return _unknown_user(event.user_id, transaction_id)
-    if snapshot.duplicate or any(c.transaction_id == transaction_id and c.state == event.state for c in snapshot.chain):
-        return _Result(
-            Verdict.DUPLICATE, f"Already received {event.state} for this transaction.", transaction_id, user_id
-        )
+    if any(c.transaction_id == transaction_id and c.state == event.state for c in snapshot.chain):
+        return _duplicate(event)
     return None
+
+
+def _duplicate(event: ConversionEvent) -> _Result:
+    return _Result(
+        Verdict.DUPLICATE,
+        f"Already received {event.state} for this transaction.",
+        event.transaction_id,
+        _as_uuid(event.user_id),
+    )
+
+
+def _key_taken(integration: _Integration, event: ConversionEvent) -> bool:
+    """The event's key is recorded, maybe for another user (so not in the chain read): a duplicate too."""
+    return OfferConversion.objects.filter(
+        integration_id=integration.id, transaction_id=event.transaction_id, state=event.state
+    ).exists()
 
 
 def _record_network_ban(integration: _Integration, event: BanEvent, user_id: uuid.UUID | None) -> _Result:

@@ -1,6 +1,8 @@
 """How an offer callback is processed: decided from one read, written in one go, decided again when the offer
 changed in between; every delivery logged, a failed one too."""
 
+import dataclasses
+
 import pytest
 from django.test import Client
 
@@ -52,7 +54,7 @@ def test_event_decided_from_a_stale_read_is_decided_again(app, user, monkeypatch
         snapshot = select(slug, event)
         reads.append(snapshot)
         if len(reads) == 1 and snapshot.chain:
-            return offers._Snapshot(snapshot.integration, True, False, False, [])
+            return dataclasses.replace(snapshot, chain=[])
         return snapshot
 
     monkeypatch.setattr(offers, "_select", stale_first)
@@ -90,3 +92,15 @@ def test_a_delivery_that_fails_while_processing_is_still_logged(app, user, monke
     assert (delivery.verdict, delivery.response_status) == ("received", 500)
     assert balances(user) == (0, 0)
     assert not OfferConversion.objects.exists()
+
+
+def test_a_transaction_already_recorded_for_another_user_is_a_duplicate(app, user):
+    integration(app, "bitlabs", "bl", BITLABS_SECRET)
+    other = RewardUserFactory(store_app=app)
+    Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
+
+    response = Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED", uid=other.id))
+
+    assert response.json()["result"] == "duplicate"
+    assert balances(other) == (0, 0)
+    assert list(OfferDelivery.objects.order_by("id").values_list("verdict", flat=True)) == ["accepted", "duplicate"]
