@@ -26,7 +26,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from ledger.models import LedgerEntry, RewardUser
-from ledger.services import entry_clauses, post_entry
+from ledger.services import credit_clauses, entry_clauses, post_entry
 from postbacks.ip_allowlist import ip_allowed
 from postbacks.models import OfferConversion, OfferDelivery
 from postbacks.networks import get_network
@@ -373,10 +373,32 @@ _INSERT_DELIVERY = """
 
 # The conversion claims its key and chain position first (ON CONFLICT DO NOTHING); everything else is written
 # from its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
-_RECORD_SQL = f"""
+_RECORD_EVENT = f"""
 WITH new_delivery AS (SELECT nextval(pg_get_serial_sequence('offer_deliveries', 'id')) AS id),
 conversion AS ({_INSERT_CONVERSION.format(delivery_id="new_delivery.id", source="FROM new_delivery WHERE true")}),
-delivery AS ({_INSERT_DELIVERY.format(id_column="id,", id_value="delivery_id,", source="FROM conversion")}),
+delivery AS ({_INSERT_DELIVERY.format(id_column="id,", id_value="delivery_id,", source="FROM conversion")})
+"""
+_LINK_ENTRIES = """
+links AS (
+    INSERT INTO offer_deliveries_ledger_entries (offerdelivery_id, ledgerentry_id)
+    SELECT conversion.delivery_id, ledger_entry.id FROM conversion CROSS JOIN ledger_entry
+)
+"""
+# Three shapes of one statement, because planning is much of its cost and most events are the first two:
+# no coins move; coins become available (a credit); anything else (holds, releases, reversals).
+_RECORD_SQL = {
+    "nothing": f"{_RECORD_EVENT} SELECT id FROM conversion",
+    "credit": f"""{_RECORD_EVENT},
+credit AS (
+    SELECT user_id, %(available_delta)s::bigint AS amount, %(available_kind)s AS kind,
+           'offer_conversions:' || id || ':available' AS key, 'offer_conversions:' || id AS reference
+    FROM conversion
+),
+{credit_clauses("credit")},
+{_LINK_ENTRIES}
+SELECT id FROM conversion
+""",
+    "any": f"""{_RECORD_EVENT},
 moves AS (
     SELECT conversion.user_id, move.amount, move.kind, move.bucket,
            'offer_conversions:' || conversion.id || ':' || move.bucket AS key,
@@ -392,15 +414,19 @@ moves AS (
     WHERE move.amount <> 0
 ),
 {entry_clauses("moves")},
-links AS (
-    INSERT INTO offer_deliveries_ledger_entries (offerdelivery_id, ledgerentry_id)
-    SELECT conversion.delivery_id, ledger_entry.id FROM conversion CROSS JOIN ledger_entry
-)
+{_LINK_ENTRIES}
 SELECT id FROM conversion
-"""  # noqa: S608 - composed from constants in this module; every value is a bound parameter
+""",
+}
 
 
 def _record_in_one_statement(row: dict, effect: _Effect, chain: list[_ChainEvent]) -> bool:
+    if not effect.held_delta and not effect.available_delta:
+        shape = "nothing"
+    elif not effect.held_delta and effect.available_delta > 0:
+        shape = "credit"
+    else:
+        shape = "any"
     params = {
         **row,
         "held_kind": _KINDS[LedgerEntry.Bucket.HELD, effect.held_delta > 0],
@@ -409,7 +435,7 @@ def _record_in_one_statement(row: dict, effect: _Effect, chain: list[_ChainEvent
         "available_keys": [_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in chain],
     }
     with connection.cursor() as cursor:
-        cursor.execute(_RECORD_SQL, params)
+        cursor.execute(_RECORD_SQL[shape], params)
         return cursor.fetchone() is not None
 
 
