@@ -148,7 +148,7 @@ def receive_callback(*, slug: str, method: str, path: str, raw_query: str, sourc
                 return reply
         raise RuntimeError(f"Gave up after {MAX_ATTEMPTS} attempts: the offer kept changing.")
     except Exception:
-        # Every delivery is logged, a failed one too; nothing of its processing was committed.
+        # Every delivery is logged, a failed one too (verdict received); its conversion write, if any, rolled back.
         if snapshot is not None:
             failed = _Result(Verdict.RECEIVED, "Processing failed; the network may retry.")
             _log_delivery(snapshot.integration, delivery, failed, Reply(500, "text/plain", ""))
