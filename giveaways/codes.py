@@ -54,12 +54,10 @@ SUCCESS_MSG = "Success"
 
 
 class CallbackError(Exception):
-    """A refusal with a stable code; the API renders it in the envelope with the code's HTTP status."""
+    """A refusal with a stable code; the API renders it in the envelope with the code's HTTP status (or the
+    one given, e.g. 415 for an unsupported content type)."""
 
-    def __init__(self, code: ResultCode, msg: str):
+    def __init__(self, code: ResultCode, msg: str, http_status: int | None = None):
         super().__init__(msg)
         self.code, self.msg = code, msg
-
-    @property
-    def http_status(self) -> int:
-        return ERROR_CODES[self.code][0]
+        self.http_status = http_status or ERROR_CODES[code][0]

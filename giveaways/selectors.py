@@ -1,14 +1,54 @@
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from giveaways import fairness
 from giveaways.models import CallbackAttempt, Draw, DrawWinner, Giveaway, GiveawayTask, Participant, TaskProgress
+from rewardhub.crypto import decrypt
 
 
 def participant_by_track_id(track_id: str) -> Participant | None:
     """With its giveaway and project: the project's API key verifies the participant's callbacks."""
     return Participant.objects.select_related("giveaway__project").filter(track_id=track_id).first()
+
+
+@dataclass(frozen=True)
+class TaskCallbackTarget:
+    """What a task callback needs, read in one query (the hot path reads no model instances)."""
+
+    participant_id: int
+    is_test: bool
+    api_key: str
+    giveaway_running: bool
+    task_id: int | None  # None: the giveaway has no task with this event
+    task_required_amount: int | None
+
+
+_TASK_CALLBACK_TARGET_SQL = """
+SELECT p.id, p.is_test, project.api_key,
+       g.status = %(live)s AND g.starts_at <= %(now)s AND %(now)s < g.ends_at,
+       t.id, t.required_amount
+FROM giveaway_participants p
+JOIN giveaways g ON g.id = p.giveaway_id
+JOIN giveaway_projects project ON project.id = g.project_id
+LEFT JOIN giveaway_tasks t ON t.giveaway_id = g.id AND t.event = %(event)s
+WHERE p.track_id = %(track_id)s
+"""
+
+
+def task_callback_target(track_id: str, event: str) -> TaskCallbackTarget | None:
+    now = Giveaway._meta.get_field("starts_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TASK_CALLBACK_TARGET_SQL, {"live": Giveaway.Status.LIVE, "now": now, "event": event, "track_id": track_id}
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    participant_id, is_test, api_key, running, task_id, required_amount = row
+    return TaskCallbackTarget(participant_id, bool(is_test), decrypt(api_key), bool(running), task_id, required_amount)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from giveaways import fairness, selectors, signing
@@ -120,29 +120,40 @@ class _Attempt:
     data: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Caller:
+    """Who a signed call is about: the participant and the API key that must have signed it."""
+
+    participant_id: int
+    is_test: bool
+    api_key: str
+
+    @classmethod
+    def of(cls, participant: Participant) -> "_Caller":
+        return cls(participant.pk, participant.is_test, participant.giveaway.project.api_key)
+
+
 @contextmanager
-def _verified(
-    participant: Participant, endpoint: str, event: str, candidates: list[str], signature: str
-) -> Iterator[_Attempt]:
+def _verified(caller: _Caller, endpoint: str, event: str, candidates: list[str], signature: str) -> Iterator[_Attempt]:
     """Check the signature before anything is written; for test participants record the attempt
     (bad signatures included) so 'Check API callback' can show it."""
-    attempt = _Attempt(signature_valid=signing.matches(participant.giveaway.project.api_key, candidates, signature))
+    attempt = _Attempt(signature_valid=signing.matches(caller.api_key, candidates, signature))
     try:
         if not attempt.signature_valid:
             raise CallbackError(ResultCode.BAD_SIGNATURE, "Bad signature.")
         yield attempt
     except CallbackError as error:
         attempt.code = error.code
-        _log_attempt(participant, endpoint, event, candidates[0], attempt)
+        _log_attempt(caller, endpoint, event, candidates[0], attempt)
         raise
     else:
-        _log_attempt(participant, endpoint, event, candidates[0], attempt)
+        _log_attempt(caller, endpoint, event, candidates[0], attempt)
 
 
-def _log_attempt(participant: Participant, endpoint: str, event: str, expected: str, attempt: _Attempt) -> None:
-    if participant.is_test:
+def _log_attempt(caller: _Caller, endpoint: str, event: str, expected: str, attempt: _Attempt) -> None:
+    if caller.is_test:
         CallbackAttempt.objects.create(
-            participant=participant,
+            participant_id=caller.participant_id,
             endpoint=endpoint,
             event=event,
             signature_valid=attempt.signature_valid,
@@ -160,44 +171,67 @@ def _participant(track_id: str) -> Participant:
 
 def task_callback(*, track_id: str, event: str, value: str | None, remark: str | None, sign: str) -> dict:
     """Mark the participant's task done (or raise its running total); `event=send` reports delivery."""
-    participant = _participant(track_id)
     candidates = signing.task_callback_strings(track_id=track_id, event=event, value=value, remark=remark)
-    with _verified(participant, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
-        if event == RESERVED_EVENT_SEND:
+    if event == RESERVED_EVENT_SEND:
+        participant = _participant(track_id)
+        with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
             attempt.data = _record_delivery(participant)
-        else:
-            attempt.data = _record_task_event(participant, event, value, remark)
+        return attempt.data
+    target = selectors.task_callback_target(track_id, event)
+    if target is None:
+        raise CallbackError(ResultCode.UNKNOWN_TRACK_ID, "Unknown track_id.")
+    caller = _Caller(target.participant_id, target.is_test, target.api_key)
+    with _verified(caller, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
+        attempt.data = _record_task_event(target, event, value, remark)
     return attempt.data
 
 
-def _record_task_event(participant: Participant, event: str, value: str | None, remark: str | None) -> dict:
-    task = GiveawayTask.objects.filter(giveaway_id=participant.giveaway_id, event=event).first()
-    if task is None:
+# One statement, no transaction: the unique (participant, task) row is created or updated in place. The stored
+# total only ever rises and the first completion time is kept, so retries and reordered calls are harmless.
+_RECORD_PROGRESS_SQL = """
+INSERT INTO giveaway_task_progress
+    (participant_id, task_id, clicks, amount, completed_at, last_remark, updated_at)
+VALUES (%(participant)s, %(task)s, 0, %(amount)s, %(completed_at)s, %(remark)s, %(now)s)
+ON CONFLICT (participant_id, task_id) DO UPDATE SET
+    amount = CASE WHEN excluded.amount > giveaway_task_progress.amount
+                  THEN excluded.amount ELSE giveaway_task_progress.amount END,
+    completed_at = COALESCE(giveaway_task_progress.completed_at, excluded.completed_at),
+    last_remark = CASE WHEN %(has_remark)s THEN excluded.last_remark ELSE giveaway_task_progress.last_remark END,
+    updated_at = excluded.updated_at
+RETURNING amount, completed_at
+"""
+
+
+def _record_task_event(target: selectors.TaskCallbackTarget, event: str, value: str | None, remark: str | None) -> dict:
+    if target.task_id is None:
         raise CallbackError(ResultCode.UNKNOWN_EVENT, f"Unknown event '{event}' for this giveaway.")
     # Test participants exist so hosts can check their integration before and after the giveaway runs.
-    if not participant.is_test and not participant.giveaway.is_running():
+    if not target.is_test and not target.giveaway_running:
         raise CallbackError(ResultCode.GIVEAWAY_NOT_RUNNING, "The giveaway is not running.")
-    if task.required_amount and value is None:
+    required_amount = target.task_required_amount
+    if required_amount and value is None:
         raise CallbackError(
             ResultCode.INVALID_PARAMS, f"'value' (the participant's running total) is required for event '{event}'."
         )
-    amount = int(value) if task.required_amount else 1
-    # The reported total only ever raises the stored one, so retries and reordered calls are harmless.
-    changes = {"amount": Greatest(F("amount"), Value(amount))}
-    if amount >= task.required:
-        changes["completed_at"] = Coalesce(F("completed_at"), Value(timezone.now()))
-    if remark:
-        changes["last_remark"] = remark
-    with transaction.atomic():
-        row = _progress_row(participant, task)
-        TaskProgress.objects.filter(pk=row).update(**changes)
-    progress = TaskProgress.objects.get(pk=row)
-    return {
-        "event": event,
-        "task_completed": progress.completed_at is not None,
-        "value": progress.amount,
-        "required": task.required,
-    }
+    amount = int(value) if required_amount else 1
+    required = required_amount or 1
+    prep_time = TaskProgress._meta.get_field("completed_at").get_db_prep_value
+    now = prep_time(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_PROGRESS_SQL,
+            {
+                "participant": target.participant_id,
+                "task": target.task_id,
+                "amount": amount,
+                "completed_at": now if amount >= required else None,
+                "remark": remark or "",
+                "has_remark": bool(remark),
+                "now": now,
+            },
+        )
+        stored_amount, completed_at = cursor.fetchone()
+    return {"event": event, "task_completed": completed_at is not None, "value": stored_amount, "required": required}
 
 
 def _record_delivery(participant: Participant) -> dict:
@@ -212,7 +246,7 @@ def _record_delivery(participant: Participant) -> dict:
 def player_status(*, track_id: str, sign: str) -> dict:
     participant = _participant(track_id)
     candidates = [signing.track_id_string(track_id)]
-    with _verified(participant, CallbackAttempt.Endpoint.STATUS, "", candidates, sign) as attempt:
+    with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.STATUS, "", candidates, sign) as attempt:
         win = selectors.win_of(participant)
         attempt.data = {
             "status": {"task_completed": selectors.all_tasks_completed(participant), "won": win is not None},
@@ -224,7 +258,7 @@ def player_status(*, track_id: str, sign: str) -> dict:
 def prize_callback(*, track_id: str, sign: str) -> dict:
     participant = _participant(track_id)
     candidates = [signing.track_id_string(track_id)]
-    with _verified(participant, CallbackAttempt.Endpoint.PRIZE, "", candidates, sign) as attempt:
+    with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.PRIZE, "", candidates, sign) as attempt:
         attempt.data = _record_delivery(participant)
     return attempt.data
 

@@ -67,6 +67,35 @@ def credit_clauses(source: str) -> str:
     )"""
 
 
+def entry_clauses(source: str) -> str:
+    """post_entry in either balance as two PostgreSQL CTE clauses, for hot paths that record an event and move
+    its coins in a single statement. `source` names an earlier CTE with columns (user_id, amount, kind, bucket,
+    key, reference, reverses_id), at most one row per user and bucket: one UPDATE moves both of a user's
+    balances, and each entry's balance_after is its bucket's new balance. The clauses add `ledger_balance` and
+    `ledger_entry` (id, user_id, bucket, balance_after). As with post_entry, the balances and their entries are
+    written together, and a repeated key fails the statement."""
+    return f"""
+    ledger_balance AS (
+        UPDATE users SET coins = users.coins + moved.available, held_coins = users.held_coins + moved.held
+        FROM (
+            SELECT user_id,
+                   COALESCE(SUM(amount) FILTER (WHERE bucket = 'available'), 0) AS available,
+                   COALESCE(SUM(amount) FILTER (WHERE bucket = 'held'), 0) AS held
+            FROM {source} GROUP BY user_id
+        ) moved
+        WHERE users.id = moved.user_id
+        RETURNING users.id AS user_id, users.coins, users.held_coins
+    ),
+    ledger_entry AS (
+        INSERT INTO ledger_entries
+            (user_id, amount, kind, bucket, key, reference, balance_after, reverses_id, note, created_at)
+        SELECT src.user_id, src.amount, src.kind, src.bucket, src.key, src.reference,
+               CASE src.bucket WHEN 'held' THEN balance.held_coins ELSE balance.coins END, src.reverses_id, '', now()
+        FROM {source} src JOIN ledger_balance balance ON balance.user_id = src.user_id
+        RETURNING id, user_id, bucket, balance_after
+    )"""
+
+
 _BALANCE_COLUMNS = {LedgerEntry.Bucket.AVAILABLE: "coins", LedgerEntry.Bucket.HELD: "held_coins"}
 
 

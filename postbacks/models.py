@@ -127,6 +127,7 @@ class OfferConversion(models.Model):
         RE_CREDITED = "re_credited", "Re-credited after a reversal"
         NOTHING_TO_REVERSE = "nothing_to_reverse", "Reversal with nothing to reverse"
         NO_CHANGE = "no_change", "No change"
+        USER_BANNED = "user_banned", "Not credited: user banned by an operator"
 
     REVERSAL_OUTCOMES = (Outcome.REVERSED, Outcome.RELEASED, Outcome.NOTHING_TO_REVERSE)
 
@@ -145,6 +146,11 @@ class OfferConversion(models.Model):
     available_delta = models.BigIntegerField(default=0, help_text="Coins this moved in the available balance.")
     held_delta = models.BigIntegerField(default=0, help_text="Coins this moved in the held balance.")
     details = models.JSONField(default=dict, blank=True)
+    chain_position = models.PositiveIntegerField(
+        editable=False,
+        help_text="1 for the offer's first event, 2 for the next, …: unique per offer, so two events of one offer "
+        "decided from the same history cannot both be recorded (the later one is decided again).",
+    )
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
     reviewed_by = models.ForeignKey(
@@ -160,9 +166,11 @@ class OfferConversion(models.Model):
                 fields=["integration", "transaction_id", "state"], name="uniq_offer_conversion_state"
             ),
             models.CheckConstraint(condition=models.Q(coins__gte=0), name="offer_conversion_coins_not_negative"),
-        ]
-        indexes = [
-            models.Index(fields=["integration", "user", "original_transaction_id"], name="offer_conversion_chain"),
+            # Its index also serves reading an offer's events (integration, user, original transaction).
+            models.UniqueConstraint(
+                fields=["integration", "user", "original_transaction_id", "chain_position"],
+                name="uniq_offer_conversion_chain_position",
+            ),
         ]
 
     def __str__(self):

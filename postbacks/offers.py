@@ -1,25 +1,34 @@
-"""Offer-network callbacks: log the delivery, authenticate it, and apply its event to the ledger once.
+"""Offer-network callbacks: authenticate the delivery, apply its event to the ledger once, log it with its verdict.
 
 Every event is keyed by integration + transaction id + state (the unique constraint on OfferConversion).
-Events about one offer (its states, its reconciliations) form a chain; the user's row lock serialises
-them, so a credit and its reversal arriving together are applied one after the other whatever the order.
+Events about one offer (its states, its reconciliations) form a chain. Each event is decided from the chain as
+read, and recorded at the next chain position; the position is unique, so when two events of one offer race,
+one of them finds its position taken, nothing of it is written, and it is read and decided again. Whatever the
+order, a credit and its reversal are applied one after the other.
+
+A successful event costs two round trips: one query reads the integration, the user and the offer's chain, and
+one statement (PostgreSQL) writes the delivery, the conversion and its ledger entries. Every other verdict is
+one INSERT of the delivery after the read.
 """
 
+import json
+import logging
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
 from ledger.models import LedgerEntry, RewardUser
-from ledger.services import post_entry
+from ledger.services import credit_clauses, entry_clauses, post_entry
 from postbacks.ip_allowlist import ip_allowed
-from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
+from postbacks.models import OfferConversion, OfferDelivery
 from postbacks.networks import get_network
 from postbacks.networks.base import (
     Action,
@@ -31,8 +40,13 @@ from postbacks.networks.base import (
     Verdict,
 )
 from rewardhub import auth_throttle
+from rewardhub.crypto import decrypt
+
+logger = logging.getLogger(__name__)
 
 MAX_COINS = 10**12  # far above any real reward; keeps a malformed value from overflowing a balance
+MAX_ATTEMPTS = 10  # each failed attempt means another event of the same offer was recorded meanwhile
+BANNED_MESSAGE = "The user is banned by an operator: recorded without coins."
 Outcome = OfferConversion.Outcome
 
 
@@ -51,39 +65,175 @@ class _Effect:
     held_delta: int = 0
 
 
-def receive_callback(
-    *, integration: OfferwallIntegration, method: str, path: str, raw_query: str, source_ip: str | None
-) -> Reply:
-    """Log the delivery first (so even a crash leaves a trace), process it, then record the verdict."""
-    delivery = OfferDelivery.objects.create(
-        integration=integration, method=method, path=path, query=raw_query, source_ip=source_ip
-    )
+@dataclass(frozen=True)
+class _Integration:
+    id: int
+    name: str
+    provider: str
+    store_app_id: int
+    secret: str
+    ip_allowlist: str
+    coin_rate: Decimal
+
+    def __str__(self):
+        return f"{self.name} ({get_network(self.provider).label})"
+
+
+class _ChainEvent(NamedTuple):
+    """An earlier event of the same offer, as _decide needs it."""
+
+    id: int
+    transaction_id: str
+    state: str
+    action: str
+    amount_received: str
+    coins: int
+    available_delta: int
+    held_delta: int
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one read returned: the integration and, for the event's user and offer, what is recorded."""
+
+    integration: _Integration
+    user_exists: bool
+    user_banned: bool
+    chain: list[_ChainEvent]  # in the order they were recorded
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    method: str
+    path: str
+    query: str
+    source_ip: str | None
+
+
+# The network of each slug seen by this process, so the one read can also fetch the event's user and offer
+# (which parameters name them depends on the network). Only a hint: the read returns the integration's real
+# network, and a missing or wrong hint costs one more read.
+_network_hints: dict[str, str] = {}
+
+
+def receive_callback(*, slug: str, method: str, path: str, raw_query: str, source_ip: str | None) -> Reply | None:
+    """Process one delivery and log it with its verdict. None when no integration has this slug."""
+    delivery = _Delivery(method, path, raw_query, source_ip)
     url = f"{settings.PUBLIC_BASE_URL}{path}" + (f"?{raw_query}" if raw_query else "")
-    result = _process(integration, CallbackRequest(url=url, params=QueryDict(raw_query)), source_ip, delivery)
-    if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.IP_REFUSED):
-        auth_throttle.record_failure("offer", source_ip)
-    reply = get_network(integration.provider).reply(result.verdict, result.message)
-    OfferDelivery.objects.filter(pk=delivery.pk).update(
-        verdict=result.verdict,
-        message=result.message,
-        transaction_id=result.transaction_id,
-        user_id=result.user_id,
-        response_status=reply.status,
-        response_body=reply.body,
+    request = CallbackRequest(url=url, params=QueryDict(raw_query))
+    snapshot = None
+    try:
+        for _ in range(MAX_ATTEMPTS):
+            event, snapshot = _read(slug, request)
+            if snapshot is None:
+                return None
+            network = get_network(snapshot.integration.provider)
+            result = _refusal(snapshot, request, event, source_ip)
+            if result is not None:
+                if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.IP_REFUSED):
+                    auth_throttle.record_failure("offer", source_ip)
+                reply = network.reply(result.verdict, result.message)
+                _log_delivery(snapshot.integration, delivery, result, reply)
+                return reply
+            coins = to_coins(event.amount, snapshot.integration.coin_rate)
+            effect = _decide(event, coins, snapshot.chain, snapshot.user_banned)
+            message = BANNED_MESSAGE if effect.outcome == Outcome.USER_BANNED else Outcome(effect.outcome).label
+            result = _Result(Verdict.ACCEPTED, message, event.transaction_id, _as_uuid(event.user_id))
+            reply = network.reply(result.verdict, result.message)
+            if _record_conversion(
+                snapshot, event, coins, effect, _delivery_row(snapshot.integration, delivery, result, reply)
+            ):
+                return reply
+            if _key_taken(snapshot.integration, event):
+                result = _duplicate(event)
+                reply = network.reply(result.verdict, result.message)
+                _log_delivery(snapshot.integration, delivery, result, reply)
+                return reply
+        raise RuntimeError(f"Gave up after {MAX_ATTEMPTS} attempts: the offer kept changing.")
+    except Exception:
+        # Every delivery is logged, a failed one too (verdict received); its conversion write, if any, rolled back.
+        if snapshot is not None:
+            failed = _Result(Verdict.RECEIVED, "Processing failed; the network may retry.")
+            _log_delivery(snapshot.integration, delivery, failed, Reply(500, "text/plain", ""))
+        raise
+
+
+Parsed = ConversionEvent | BanEvent | InvalidCallback
+
+
+def _read(slug: str, request: CallbackRequest) -> tuple[Parsed | None, _Snapshot | None]:
+    # PostgreSQL text cannot hold NUL; such a callback is refused (after authentication) without being parsed.
+    parseable = not any("\x00" in value for _, values in request.params.lists() for value in values)
+    provider = _network_hints.get(slug)
+    event = _parse(provider, request) if provider and parseable else None
+    snapshot = _select(slug, event)
+    if snapshot is not None and snapshot.integration.provider != provider:
+        _network_hints[slug] = snapshot.integration.provider
+        event = _parse(snapshot.integration.provider, request) if parseable else None
+        snapshot = _select(slug, event)
+    return event, snapshot
+
+
+def _parse(provider: str, request: CallbackRequest) -> Parsed:
+    """The event, or why it cannot be parsed (answered only after the callback is authenticated)."""
+    try:
+        return get_network(provider).parse(request)
+    except InvalidCallback as exc:
+        return exc
+
+
+_SELECT_SQL = """
+SELECT i.id, i.name, i.provider, i.store_app_id, i.secret, i.ip_allowlist, i.coin_rate,
+       u.id IS NOT NULL, u.banned_at IS NOT NULL,
+       c.id, c.transaction_id, c.state, c.action, c.amount_received, c.coins, c.available_delta, c.held_delta
+FROM offerwall_integrations i
+LEFT JOIN users u ON u.id = %(uid)s AND u.store_app_id = i.store_app_id
+LEFT JOIN offer_conversions c
+    ON c.integration_id = i.id AND c.user_id = u.id AND c.original_transaction_id = %(original)s
+WHERE i.slug = %(slug)s
+"""
+
+
+def _select(slug: str, event: Parsed | None) -> _Snapshot | None:
+    """One query, kept simple because planning it is much of its cost: the integration, and for a conversion
+    event its user and the offer's recorded events. No lock: the unique chain position catches an event recorded
+    after this read."""
+    conversion = event if isinstance(event, ConversionEvent) else None
+    uid = _as_uuid(event.user_id) if isinstance(event, ConversionEvent | BanEvent) else None
+    params = {
+        "slug": slug,
+        "uid": RewardUser._meta.pk.get_db_prep_value(uid, connection) if uid else None,
+        "original": conversion.original_transaction_id if conversion else None,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_SELECT_SQL, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    first = rows[0]
+    integration_id, name, provider, store_app_id, secret, allowlist, coin_rate = first[:7]
+    return _Snapshot(
+        integration=_Integration(
+            integration_id, name, provider, store_app_id, decrypt(secret), allowlist, Decimal(str(coin_rate))
+        ),
+        user_exists=bool(first[7]),
+        user_banned=bool(first[8]),
+        chain=sorted((_ChainEvent(*row[9:]) for row in rows if row[9] is not None), key=lambda event: event.id),
     )
-    return reply
 
 
-def _process(
-    integration: OfferwallIntegration, request: CallbackRequest, source_ip: str | None, delivery: OfferDelivery
-) -> _Result:
+def _refusal(
+    snapshot: _Snapshot, request: CallbackRequest, event: Parsed | None, source_ip: str | None
+) -> _Result | None:
+    """The verdict of a delivery that records no conversion (a refusal, a duplicate, a debug or ban callback),
+    or None when the event is to be recorded."""
+    integration = snapshot.integration
     network = get_network(integration.provider)
     if not ip_allowed(integration.ip_allowlist, source_ip):
         return _Result(Verdict.IP_REFUSED, f"Callbacks from {source_ip or 'an unknown address'} are not allowed.")
     if not network.verify(request, integration.secret):
         return _Result(Verdict.BAD_SIGNATURE, "The signature does not match.")
-    if any("\x00" in value for _, values in request.params.lists() for value in values):
-        # PostgreSQL text cannot hold NUL; no network sends one on purpose.
+    if event is None:  # only when a parameter holds NUL (see _read); no network sends one on purpose
         return _Result(Verdict.INVALID, "Parameters cannot contain NUL characters.")
     repeated = next((name for name, values in request.params.lists() if len(values) > 1), None)
     if repeated is not None:
@@ -92,20 +242,40 @@ def _process(
     if "\ufffd" in request.url or any("\ufffd" in "".join([n, *vs]) for n, vs in request.params.lists()):
         # Bytes that are not UTF-8 arrive replaced by U+FFFD: two different ids could read the same.
         return _Result(Verdict.INVALID, "Parameters must be UTF-8.")
-    try:
-        event = network.parse(request)
-    except InvalidCallback as exc:
-        return _Result(Verdict.INVALID, str(exc))
+    if isinstance(event, InvalidCallback):
+        return _Result(Verdict.INVALID, str(event))
     transaction_id = getattr(event, "transaction_id", "")
     if event.debug:
         return _Result(Verdict.ACCEPTED, "Debug callback: verified and logged, no coins moved.", transaction_id)
     user_id = _as_uuid(event.user_id)
     if isinstance(event, BanEvent):
         return _record_network_ban(integration, event, user_id)
-    return _record_conversion(integration, event, user_id, delivery)
+    if abs(event.amount) * integration.coin_rate >= MAX_COINS:
+        return _Result(Verdict.INVALID, f"The amount {event.amount_received} is too large.", transaction_id)
+    if not snapshot.user_exists:
+        return _unknown_user(event.user_id, transaction_id)
+    if any(c.transaction_id == transaction_id and c.state == event.state for c in snapshot.chain):
+        return _duplicate(event)
+    return None
 
 
-def _record_network_ban(integration: OfferwallIntegration, event: BanEvent, user_id: uuid.UUID | None) -> _Result:
+def _duplicate(event: ConversionEvent) -> _Result:
+    return _Result(
+        Verdict.DUPLICATE,
+        f"Already received {event.state} for this transaction.",
+        event.transaction_id,
+        _as_uuid(event.user_id),
+    )
+
+
+def _key_taken(integration: _Integration, event: ConversionEvent) -> bool:
+    """The event's key is recorded, maybe for another user (so not in the chain read): a duplicate too."""
+    return OfferConversion.objects.filter(
+        integration_id=integration.id, transaction_id=event.transaction_id, state=event.state
+    ).exists()
+
+
+def _record_network_ban(integration: _Integration, event: BanEvent, user_id: uuid.UUID | None) -> _Result:
     """For support to weigh; only an operator's ban (ledger.services.set_ban) blocks a user."""
     updated = user_id is not None and RewardUser.objects.filter(
         pk=user_id, store_app_id=integration.store_app_id
@@ -120,55 +290,10 @@ def _record_network_ban(integration: OfferwallIntegration, event: BanEvent, user
     return _Result(Verdict.ACCEPTED, f"Network ban state recorded: {event.state}.", user_id=user_id)
 
 
-def _record_conversion(
-    integration: OfferwallIntegration, event: ConversionEvent, user_id: uuid.UUID | None, delivery: OfferDelivery
-) -> _Result:
-    if abs(event.amount) * integration.coin_rate >= MAX_COINS:
-        return _Result(Verdict.INVALID, f"The amount {event.amount_received} is too large.", event.transaction_id)
-    coins = to_coins(event.amount, integration.coin_rate)
-    duplicate = _Result(
-        Verdict.DUPLICATE, f"Already received {event.state} for this transaction.", event.transaction_id, user_id
-    )
-    with transaction.atomic():
-        if user_id is None or not _lock_user(user_id, integration.store_app_id):
-            return _unknown_user(event.user_id, event.transaction_id)
-        chain = list(
-            OfferConversion.objects.filter(
-                integration=integration, user_id=user_id, original_transaction_id=event.original_transaction_id
-            ).order_by("id")
-        )
-        if any(c.transaction_id == event.transaction_id and c.state == event.state for c in chain):
-            return duplicate
-        effect = _decide(event, coins, chain)
-        try:
-            # The savepoint keeps the transaction usable when a copy with another uid won the key.
-            with transaction.atomic():
-                conversion = OfferConversion.objects.create(
-                    integration=integration,
-                    transaction_id=event.transaction_id,
-                    state=event.state,
-                    user_id=user_id,
-                    delivery=delivery,
-                    action=event.action,
-                    original_transaction_id=event.original_transaction_id,
-                    amount_received=event.amount_received,
-                    coins=coins,
-                    outcome=effect.outcome,
-                    available_delta=effect.available_delta,
-                    held_delta=effect.held_delta,
-                    details=event.details,
-                )
-        except IntegrityError:
-            return duplicate
-        entries = _post_effect(conversion, effect, chain)
-        if entries:
-            delivery.ledger_entries.add(*entries)
-    return _Result(Verdict.ACCEPTED, conversion.get_outcome_display(), event.transaction_id, user_id)
-
-
-def _decide(event: ConversionEvent, coins: int, chain: list[OfferConversion]) -> _Effect:
+def _decide(event: ConversionEvent, coins: int, chain: list[_ChainEvent], banned: bool) -> _Effect:
     """What this event does, given what earlier events of the same offer did. Only a credit ever makes
-    coins available; a reversal takes back exactly what the chain holds or has made available."""
+    coins available; a reversal takes back exactly what the chain holds or has made available. A user an
+    operator banned gets nothing held or credited; reversals still apply."""
     held = sum(c.held_delta for c in chain)
     available = sum(c.available_delta for c in chain)
     corrections = [c for c in chain if c.action in (Action.REVERSE, Action.RECONCILE)]
@@ -182,16 +307,23 @@ def _decide(event: ConversionEvent, coins: int, chain: list[OfferConversion]) ->
         action = Action.REVERSE if event.amount < 0 else Action.CREDIT
         if action == Action.CREDIT:
             # A positive reconciliation restores what the original credit gave, if it stands reversed.
-            if not (reversed_now and credit is not None and available == 0):
+            if not (reversed_now and credit is not None and credit.available_delta > 0 and available == 0):
                 return _Effect(Outcome.NO_CHANGE)
-            return _Effect(Outcome.RE_CREDITED, available_delta=credit.coins)
+            if banned:
+                return _Effect(Outcome.USER_BANNED)
+            return _Effect(Outcome.RE_CREDITED, available_delta=credit.available_delta)
     if action == Action.HOLD:
         if reversed_now or credit is not None:
             return _Effect(Outcome.NO_CHANGE)  # a late PENDING after the offer was settled
+        if banned:
+            return _Effect(Outcome.USER_BANNED)
         return _Effect(Outcome.HELD, held_delta=coins)
     if action == Action.CREDIT:
         if reversed_now or credit is not None:
             return _Effect(Outcome.NO_CHANGE)  # rejected before it arrived, or already credited
+        if banned:
+            # Withheld, not deferred: the offer's credit is decided, so a later unban pays nothing for it.
+            return _Effect(Outcome.USER_BANNED, held_delta=-held)
         return _Effect(Outcome.CREDITED, available_delta=coins, held_delta=-held)
     if available > 0:
         return _Effect(Outcome.REVERSED, available_delta=-available, held_delta=-held)
@@ -200,9 +332,155 @@ def _decide(event: ConversionEvent, coins: int, chain: list[OfferConversion]) ->
     return _Effect(Outcome.NOTHING_TO_REVERSE)
 
 
-def _post_effect(conversion: OfferConversion, effect: _Effect, chain: list[OfferConversion]) -> list[LedgerEntry]:
+def _record_conversion(
+    snapshot: _Snapshot, event: ConversionEvent, coins: int, effect: _Effect, delivery: dict
+) -> bool:
+    """Write the delivery (with its final verdict), the conversion and its ledger entries together. False, with
+    nothing written, when another event of the offer took this chain position or this key meanwhile."""
+    row = {
+        "integration": snapshot.integration.id,
+        "transaction_id": event.transaction_id,
+        "state": event.state,
+        "user": delivery["delivery_user"],
+        "action": event.action.value,
+        "original": event.original_transaction_id,
+        "amount_received": event.amount_received,
+        "coins": coins,
+        "outcome": effect.outcome,
+        "available_delta": effect.available_delta,
+        "held_delta": effect.held_delta,
+        "details": json.dumps(event.details),
+        "chain_position": len(snapshot.chain) + 1,
+        **delivery,
+    }
+    if connection.vendor == "postgresql":
+        return _record_in_one_statement(row, effect, snapshot.chain)
+    return _record_step_by_step(row, effect, snapshot.chain)
+
+
+_INSERT_CONVERSION = """
+    INSERT INTO offer_conversions (
+        integration_id, transaction_id, state, user_id, delivery_id, action, original_transaction_id,
+        amount_received, coins, outcome, available_delta, held_delta, details, chain_position, review_note
+    )
+    SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, {delivery_id}, %(action)s, %(original)s,
+           %(amount_received)s, %(coins)s, %(outcome)s, %(available_delta)s, %(held_delta)s, %(details)s,
+           %(chain_position)s, ''
+    {source}
+    ON CONFLICT DO NOTHING
+    RETURNING id, delivery_id, user_id
+"""
+
+_INSERT_DELIVERY = """
+    INSERT INTO offer_deliveries (
+        {id_column} integration_id, method, path, query, source_ip, verdict, message, transaction_id, user_id,
+        response_status, response_body
+    )
+    SELECT {id_value} %(integration)s, %(method)s, %(path)s, %(query)s, %(source_ip)s, %(verdict)s, %(message)s,
+           %(delivery_transaction_id)s, %(delivery_user)s, %(response_status)s, %(response_body)s
+    {source}
+"""
+
+# The conversion claims its key and chain position first (ON CONFLICT DO NOTHING); everything else is written
+# from its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
+_RECORD_EVENT = f"""
+WITH new_delivery AS (SELECT nextval(pg_get_serial_sequence('offer_deliveries', 'id')) AS id),
+conversion AS ({_INSERT_CONVERSION.format(delivery_id="new_delivery.id", source="FROM new_delivery WHERE true")}),
+delivery AS ({_INSERT_DELIVERY.format(id_column="id,", id_value="delivery_id,", source="FROM conversion")})
+"""
+_LINK_ENTRIES = """
+links AS (
+    INSERT INTO offer_deliveries_ledger_entries (offerdelivery_id, ledgerentry_id)
+    SELECT conversion.delivery_id, ledger_entry.id FROM conversion CROSS JOIN ledger_entry
+)
+"""
+# Three shapes of one statement, because planning is much of its cost and most events are the first two:
+# no coins move; coins become available (a credit); anything else (holds, releases, reversals).
+_RECORD_SQL = {
+    "nothing": f"{_RECORD_EVENT} SELECT id FROM conversion",
+    "credit": f"""{_RECORD_EVENT},
+credit AS (
+    SELECT user_id, %(available_delta)s::bigint AS amount, %(available_kind)s AS kind,
+           'offer_conversions:' || id || ':available' AS key, 'offer_conversions:' || id AS reference
+    FROM conversion
+),
+{credit_clauses("credit")},
+{_LINK_ENTRIES}
+SELECT id FROM conversion
+""",
+    "any": f"""{_RECORD_EVENT},
+moves AS (
+    SELECT conversion.user_id, move.amount, move.kind, move.bucket,
+           'offer_conversions:' || conversion.id || ':' || move.bucket AS key,
+           'offer_conversions:' || conversion.id AS reference,
+           CASE WHEN move.amount < 0 THEN (
+               SELECT id FROM ledger_entries WHERE key = ANY(move.reversible_keys) AND amount > 0
+               ORDER BY id DESC LIMIT 1
+           ) END AS reverses_id
+    FROM conversion CROSS JOIN (VALUES
+        (%(held_delta)s::bigint, %(held_kind)s, 'held', %(held_keys)s::text[]),
+        (%(available_delta)s::bigint, %(available_kind)s, 'available', %(available_keys)s::text[])
+    ) AS move (amount, kind, bucket, reversible_keys)
+    WHERE move.amount <> 0
+),
+{entry_clauses("moves")},
+{_LINK_ENTRIES}
+SELECT id FROM conversion
+""",
+}
+
+
+def _record_in_one_statement(row: dict, effect: _Effect, chain: list[_ChainEvent]) -> bool:
+    if not effect.held_delta and not effect.available_delta:
+        shape = "nothing"
+    elif not effect.held_delta and effect.available_delta > 0:
+        shape = "credit"
+    else:
+        shape = "any"
+    params = {
+        **row,
+        "held_kind": _KINDS[LedgerEntry.Bucket.HELD, effect.held_delta > 0],
+        "available_kind": _KINDS[LedgerEntry.Bucket.AVAILABLE, effect.available_delta > 0],
+        "held_keys": [_entry_key(c.id, LedgerEntry.Bucket.HELD) for c in chain],
+        "available_keys": [_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in chain],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_SQL[shape], params)
+        return cursor.fetchone() is not None
+
+
+class _PositionTaken(Exception):
+    """Rolls back the delivery written just before a conversion that lost its key or chain position."""
+
+
+def _record_step_by_step(row: dict, effect: _Effect, chain: list[_ChainEvent]) -> bool:
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_INSERT_DELIVERY.format(id_column="", id_value="", source="") + " RETURNING id", row)
+                (delivery_id,) = cursor.fetchone()
+                cursor.execute(
+                    _INSERT_CONVERSION.format(delivery_id="%(delivery)s", source="WHERE true"),
+                    {**row, "delivery": delivery_id},
+                )
+                inserted = cursor.fetchone()
+            if inserted is None:
+                raise _PositionTaken
+            entries = _post_effect(inserted[0], row["user"], effect, chain)
+            if entries:
+                OfferDelivery.ledger_entries.through.objects.bulk_create(
+                    OfferDelivery.ledger_entries.through(offerdelivery_id=delivery_id, ledgerentry_id=entry.pk)
+                    for entry in entries
+                )
+    except _PositionTaken:
+        return False
+    return True
+
+
+def _post_effect(conversion_id: int, user_pk, effect: _Effect, chain: list[_ChainEvent]) -> list[LedgerEntry]:
     """The ledger entries for an effect: the held move first, then the available one; a negative entry
     references the chain's latest positive entry in the same balance."""
+    user_id = RewardUser._meta.pk.to_python(user_pk)
     entries = []
     for bucket, delta in (
         (LedgerEntry.Bucket.HELD, effect.held_delta),
@@ -213,22 +491,47 @@ def _post_effect(conversion: OfferConversion, effect: _Effect, chain: list[Offer
         reverses = None
         if delta < 0:
             reverses = (
-                LedgerEntry.objects.filter(key__in=[_entry_key(c, bucket) for c in chain], amount__gt=0)
+                LedgerEntry.objects.filter(key__in=[_entry_key(c.id, bucket) for c in chain], amount__gt=0)
                 .order_by("-id")
                 .first()
             )
         entries.append(
             post_entry(
-                user_id=conversion.user_id,
+                user_id=user_id,
                 amount=delta,
                 kind=_KINDS[bucket, delta > 0],
-                key=_entry_key(conversion, bucket),
-                reference=f"offer_conversions:{conversion.pk}",
+                key=_entry_key(conversion_id, bucket),
+                reference=f"offer_conversions:{conversion_id}",
                 reverses=reverses,
                 bucket=bucket,
             )
         )
     return entries
+
+
+def _delivery_row(integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply) -> dict:
+    return {
+        "integration": integration.id,
+        "method": delivery.method,
+        "path": delivery.path,
+        "query": delivery.query,
+        "source_ip": delivery.source_ip,
+        "verdict": result.verdict.value,
+        "message": result.message,
+        "delivery_transaction_id": result.transaction_id,
+        "delivery_user": RewardUser._meta.pk.get_db_prep_value(result.user_id, connection),
+        "response_status": reply.status,
+        "response_body": reply.body,
+    }
+
+
+def _log_delivery(integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply) -> None:
+    """A delivery that records no conversion: one INSERT with its final verdict."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_DELIVERY.format(id_column="", id_value="", source=""),
+            _delivery_row(integration, delivery, result, reply),
+        )
 
 
 _KINDS = {
@@ -239,17 +542,13 @@ _KINDS = {
 }
 
 
-def _entry_key(conversion: OfferConversion, bucket: str) -> str:
-    return f"offer_conversions:{conversion.pk}:{bucket}"
+def _entry_key(conversion_id: int, bucket: str) -> str:
+    return f"offer_conversions:{conversion_id}:{bucket}"
 
 
 def to_coins(amount: Decimal, rate: Decimal) -> int:
     """Whole coins for a network amount, rounded half-up; the sign is the event's, not the coins'."""
     return int((abs(amount) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def _lock_user(user_id: uuid.UUID, store_app_id: int) -> bool:
-    return RewardUser.objects.select_for_update().filter(pk=user_id, store_app_id=store_app_id).exists()
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

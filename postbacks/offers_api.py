@@ -9,6 +9,7 @@ from postbacks.models import OfferwallIntegration
 from postbacks.networks import get_network
 from postbacks.offers import receive_callback
 from rewardhub import auth_throttle
+from rewardhub.errors import ApiError, error_response
 from rewardhub.inputs import read_limited
 from rewardhub.schema import ErrorSchema
 
@@ -35,9 +36,18 @@ def _error_forms(status: int, verdicts: str) -> dict:
 
 
 class OfferCallbackApi(APIView):
-    """Server-to-server callbacks from offer networks; the integration's provider decides the contract."""
+    """Server-to-server callbacks from offer networks; the integration's provider decides the contract.
 
-    parser_classes = []  # parameters come from the raw query string, which BitLabs signs as sent
+    A hot path with nothing for DRF to do (parameters come from the raw query string, which BitLabs signs as
+    sent; no authentication classes, throttles or content negotiation apply): `dispatch` serves it as a plain
+    Django view, and DRF only describes it for the schema."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method not in ("GET", "POST"):
+            response = error_response("method_not_allowed", f'Method "{request.method}" not allowed.', 405)
+            response["Allow"] = "GET, POST"
+            return response
+        return self.get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="offer_callback",
@@ -48,8 +58,7 @@ class OfferCallbackApi(APIView):
             "BitLabs: `hash` is the lowercase hex HMAC-SHA1 of the full URL without the trailing `&hash=…`. "
             "Wannads: `signature` is the lowercase hex MD5 of `user_id . transaction_id . reward . secret`. "
             "Each transaction id and state (or status) moves coins at most once; a repeat is answered like the "
-            "first. POST is accepted too, with the parameters in the query string. Parameters the network adds "
-            "beyond these are ignored (and logged); a parameter sent twice, or one that is not UTF-8, is invalid."
+            "first. POST is accepted too, with the parameters in the query string."
         ),
         tags=["Offer networks"],
         auth=[],
@@ -91,26 +100,33 @@ class OfferCallbackApi(APIView):
         },
     )
     def get(self, request, slug):
-        read_limited(
-            request._request, request.META
-        )  # parameters come in the query; a body has no use but must be small
-        integration = OfferwallIntegration.objects.filter(slug=slug).first()
-        if integration is None:
-            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
+        try:
+            read_limited(request, request.META)  # parameters come in the query; a body has no use but must be small
+        except ApiError as error:
+            return error_response(error.error_code, str(error.detail), error.status_code)
         source_ip = auth_throttle.client_ip(request)
         if retry_after := auth_throttle.is_blocked("offer", source_ip):
-            reply = get_network(integration.provider).throttled(auth_throttle.THROTTLED_MESSAGE)
-            response = HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
-            response["Retry-After"] = str(retry_after)
-            return response
+            return self.throttled_reply(slug, retry_after)
         reply = receive_callback(
-            integration=integration,
+            slug=slug,
             method=request.method,
             path=request.path,
             raw_query=get_str_from_wsgi(request.META, "QUERY_STRING", ""),
             source_ip=source_ip,
         )
+        if reply is None:
+            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
         return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
+
+    def throttled_reply(self, slug: str, retry_after: int) -> HttpResponse:
+        """In the network's own format (one read, only for an IP that is already refused)."""
+        integration = OfferwallIntegration.objects.filter(slug=slug).only("provider").first()
+        if integration is None:
+            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
+        reply = get_network(integration.provider).throttled(auth_throttle.THROTTLED_MESSAGE)
+        response = HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
+        response["Retry-After"] = str(retry_after)
+        return response
 
     @extend_schema(exclude=True)
     def post(self, request, slug):

@@ -7,7 +7,7 @@ first: the first encrypts, every one decrypts, so a key is rotated by prepending
 
 import base64
 import hashlib
-from functools import cache
+from functools import cache, lru_cache
 
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
@@ -26,7 +26,10 @@ def encrypt(plain: str) -> str:
     return _fernet().encrypt(plain.encode()).decode()
 
 
+@lru_cache(maxsize=4096)
 def decrypt(token: str) -> str:
+    """Cached per process by ciphertext (a token always decrypts to the same text): hot paths read the same
+    few secrets on every request. The keys are read once per process too, so a rotation restarts workers."""
     return _fernet().decrypt(token.encode()).decode()
 
 

@@ -83,18 +83,12 @@ class LimitedJSONParser(BaseParser):
         return load_json_object(read_limited(stream, parser_context["request"].META))
 
 
-class LimitedFormParser(BaseParser):
-    """URL-encoded forms with the body limit, strict UTF-8 (also inside %-escapes) and no repeated fields."""
-
-    media_type = "application/x-www-form-urlencoded"
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        raw = read_limited(stream, parser_context["request"].META)
-        try:
-            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise ApiError("invalid_form", "The body must be UTF-8 form data.") from None
-        return unique_params(pairs)
+def parse_form(raw: bytes) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise ApiError("invalid_form", "The body must be UTF-8 form data.") from None
+    return unique_params(pairs)
 
 
 class StrictSerializer(serializers.Serializer):

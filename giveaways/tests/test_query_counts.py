@@ -1,0 +1,38 @@
+"""Round trips per giveaway task callback, counted as production sends them (BEGIN and COMMIT included)."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory, ParticipantFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+API_KEY = "3lhpTSAJd6XDgBe4XWcozob4iMmYUlkPc9c4fwnoydGk4Bh5lSA3qrSiqgXeJcX7"
+TRACK_ID = "MVNHLLEEwIR"
+# HMAC-SHA256 of "track_id=MVNHLLEEwIR&event=sign_up&remark=remark" keyed with API_KEY (openssl dgst -sha256 -hmac).
+SIGN = "e7c4b187b81501a40f52d7366e8463e2cdbad563851e37f55ce7fa63b016931c"
+
+
+@pytest.fixture
+def participant():
+    giveaway = GiveawayFactory(project=GiveawayProjectFactory(api_key=API_KEY))
+    GiveawayTaskFactory(giveaway=giveaway, event="sign_up")
+    return ParticipantFactory(giveaway=giveaway, track_id=TRACK_ID)
+
+
+def callback():
+    body = {"track_id": TRACK_ID, "event": "sign_up", "remark": "remark", "sign": SIGN}
+    return Client().post("/public/v1/giveaway/task/callback", json.dumps(body), content_type="application/json")
+
+
+def test_first_completion_query_count(participant, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        assert callback().json()["data"]["task_completed"] is True
+
+
+def test_retry_query_count(participant, django_assert_num_queries):
+    callback()
+    with django_assert_num_queries(2):
+        assert callback().json()["data"]["task_completed"] is True

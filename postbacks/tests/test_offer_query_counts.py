@@ -1,0 +1,89 @@
+"""Round trips per offer-network callback, counted as production sends them (BEGIN and COMMIT included).
+Each test first sends one callback to the integration: a process learns each callback URL's network once."""
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from catalog.tests.factories import StoreAppFactory
+from ledger.tests.factories import RewardUserFactory
+from postbacks import offers
+from postbacks.tests.offer_factories import (
+    BASE_URL,
+    BITLABS_SECRET,
+    USER_ID,
+    WANNADS_SECRET,
+    bitlabs_offer,
+    integration,
+    wannads_path,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+POSTGRESQL = connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def public_base_url(settings):
+    settings.PUBLIC_BASE_URL = BASE_URL
+
+
+@pytest.fixture(autouse=True)
+def fresh_process(monkeypatch):
+    monkeypatch.setattr(offers, "_network_hints", {})
+
+
+@pytest.fixture
+def app():
+    return StoreAppFactory(pid="cashgiraffe")
+
+
+@pytest.fixture
+def user(app):
+    return RewardUserFactory(id=USER_ID, store_app=app)
+
+
+@pytest.fixture
+def bitlabs(app):
+    integration(app, "bitlabs", "bl", BITLABS_SECRET)
+    Client().get(bitlabs_offer("bl", "warm-up", "1", offer_state="COMPLETED"))
+
+
+@pytest.fixture
+def wannads(app):
+    integration(app, "wannads", "wn", WANNADS_SECRET)
+    Client().get(wannads_path("wn", transaction_id="warm-up"))
+
+
+def credit_queries() -> int:
+    # PostgreSQL: read; one statement writes the delivery, conversion, balance, entry and link.
+    # SQLite: read; BEGIN, delivery, conversion, balance, entry, link, COMMIT.
+    return 2 if POSTGRESQL else 8
+
+
+def test_bitlabs_completed_credit_query_count(bitlabs, user, django_assert_num_queries):
+    with django_assert_num_queries(credit_queries()):
+        assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
+
+
+def test_bitlabs_duplicate_query_count(bitlabs, user, django_assert_num_queries):
+    path = bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")
+    Client().get(path)
+    with django_assert_num_queries(2):  # read; log the delivery
+        assert Client().get(path).json()["result"] == "duplicate"
+
+
+def test_refused_callback_query_count(bitlabs, user, django_assert_num_queries):
+    path = bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED").rsplit("=", 1)[0] + "=" + "0" * 40
+    with django_assert_num_queries(2):  # read; log the delivery
+        assert Client().get(path).status_code == 403
+
+
+def test_wannads_credit_query_count(wannads, user, django_assert_num_queries):
+    with django_assert_num_queries(credit_queries()):
+        assert Client().get(wannads_path("wn")).content == b"OK"
+
+
+def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, django_assert_num_queries):
+    integration(app, "bitlabs", "bl", BITLABS_SECRET)
+    with django_assert_num_queries(credit_queries() + 1):
+        assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
