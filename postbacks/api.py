@@ -1,7 +1,7 @@
 from django.conf import settings
+from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.selectors import is_valid_partner_secret
@@ -9,9 +9,8 @@ from postbacks.models import MAX_LEVEL
 from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub import auth_throttle
-from rewardhub.errors import ApiError, unauthorized
+from rewardhub.errors import ApiError, error_response, unauthorized
 from rewardhub.inputs import read_limited
-from rewardhub.negotiation import JsonOnlyNegotiation
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
 DUPLICATE_MESSAGE = "Duplicate postback for this user, game, and level"
@@ -64,8 +63,26 @@ class PostbackDuplicateSchema(serializers.Serializer):
 
 
 class PartnerPostbackApi(APIView):
-    parser_classes = []  # parse_partner_postback reads the raw body to answer with the contract's error codes
-    content_negotiation_class = JsonOnlyNegotiation
+    """The hottest path: `dispatch` serves it as a plain Django view, because DRF's request wrapping, content
+    negotiation and rendering add nothing here (the raw body is parsed by parse_partner_postback to answer
+    with the contract's codes). DRF only describes it for the schema."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method != "POST":
+            response = error_response("method_not_allowed", f'Method "{request.method}" not allowed.', 405)
+            response["Allow"] = "POST"
+            return response
+        ip = auth_throttle.client_ip(request)
+        if retry_after := auth_throttle.is_blocked("partner", ip):
+            response = error_response("throttled", auth_throttle.THROTTLED_MESSAGE, 429)
+            response["Retry-After"] = str(retry_after)
+            return response
+        try:
+            return self.post(request)
+        except ApiError as error:
+            if error.status_code == status.HTTP_401_UNAUTHORIZED:
+                auth_throttle.record_failure("partner", ip)
+            return error_response(error.error_code, str(error.detail), error.status_code)
 
     @extend_schema(
         operation_id="partner_postback",
@@ -116,26 +133,16 @@ class PartnerPostbackApi(APIView):
         ],
     )
     def post(self, request):
-        ip = auth_throttle.client_ip(request)
-        if retry_after := auth_throttle.is_blocked("partner", ip):
-            raise auth_throttle.throttled(retry_after)
-        try:
-            return self.record(request)
-        except ApiError as error:
-            if error.status_code == status.HTTP_401_UNAUTHORIZED:
-                auth_throttle.record_failure("partner", ip)
-            raise
-
-    def record(self, request) -> Response:
         secret = partner_secret(request)
         try:
-            payload = parse_partner_postback(read_limited(request._request, request.META))
+            payload = parse_partner_postback(read_limited(request, request.META))
         except ApiError:
             # Authentication comes first: a stranger learns nothing about what a valid body looks like.
             if not is_valid_partner_secret(secret):
                 raise unauthorized() from None
             raise
-        return Response(postback_body(record_partner_postback(secret=secret, **vars(payload))))
+        body = postback_body(record_partner_postback(secret=secret, **vars(payload)))
+        return JsonResponse(body, json_dumps_params={"separators": (",", ":")})
 
 
 def partner_secret(request) -> str:
