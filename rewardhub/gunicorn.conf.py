@@ -8,7 +8,7 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # workers they keep client connections alive instead of a TCP handshake and close per request.
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", 8))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
 keepalive = 30
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20

@@ -56,7 +56,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(*, workers: int = 2, threads: int = 8) -> Iterator[LiveServer]:
+def gunicorn_server(*, workers: int = 2, threads: int = 4) -> Iterator[LiveServer]:
     """Started and stopped around the block; the error log is kept in a temporary file for failures."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"

@@ -104,16 +104,19 @@ class Command(BaseCommand):
             )
 
     def alternate(self, users_file: Path, secret: str, peer_users: Path) -> dict[str, list[Run]]:
+        # Warm both sides first (connections opened, statements prepared), as a long-running server would be.
+        self.wrk(self.base, users_file, secret, duration=3)
+        self.wrk("http://127.0.0.1:8701", peer_users, "bench-secret", duration=3)
         runs = {"rewardhub": [], "peer": []}
         for _ in range(self.options["rounds"]):
             runs["rewardhub"].append(self.wrk(self.base, users_file, secret))
             runs["peer"].append(self.wrk("http://127.0.0.1:8701", peer_users, "bench-secret"))
         return runs
 
-    def wrk(self, url: str, users_file: Path, secret: str) -> Run:
+    def wrk(self, url: str, users_file: Path, secret: str, duration: int | None = None) -> Run:
         env = {**os.environ, "USERS_FILE": str(users_file), "SECRET": secret}
         script = SHARED_BENCH / "postback.lua"
-        return run_wrk(["-s", str(script), url], env, self.options["duration"])
+        return run_wrk(["-s", str(script), url], env, duration or self.options["duration"])
 
     def print_postback_table(self, title: str, runs: dict[str, list[Run]]):
         self.stdout.write(f"\n{title} (wrk -t1 -c16 -d{self.options['duration']}s, {self.options['rounds']} rounds)")
