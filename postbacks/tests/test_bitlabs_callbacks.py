@@ -8,7 +8,6 @@ from ledger.models import LedgerEntry, RewardUser
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion, OfferDelivery, OfferReversal
 from postbacks.tests.offer_factories import (
-    BASE_URL,
     BITLABS_SECRET,
     USER_ID,
     bitlabs_offer,
@@ -18,11 +17,6 @@ from postbacks.tests.offer_factories import (
 
 pytestmark = pytest.mark.django_db
 SLUG = "bl-test-slug"
-
-
-@pytest.fixture(autouse=True)
-def public_base_url(settings):
-    settings.PUBLIC_BASE_URL = BASE_URL
 
 
 @pytest.fixture

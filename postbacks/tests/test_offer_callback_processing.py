@@ -11,7 +11,6 @@ from ledger.tests.factories import RewardUserFactory
 from postbacks import offers
 from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
 from postbacks.tests.offer_factories import (
-    BASE_URL,
     BITLABS_SECRET,
     USER_ID,
     WANNADS_SECRET,
@@ -21,11 +20,6 @@ from postbacks.tests.offer_factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def public_base_url(settings):
-    settings.PUBLIC_BASE_URL = BASE_URL
 
 
 @pytest.fixture

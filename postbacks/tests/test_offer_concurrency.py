@@ -9,7 +9,6 @@ from ledger.models import LedgerEntry
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion
 from postbacks.tests.offer_factories import (
-    BASE_URL,
     BITLABS_SECRET,
     USER_ID,
     WANNADS_SECRET,
@@ -21,11 +20,6 @@ from rewardhub.testing import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROUNDS = 5
-
-
-@pytest.fixture(autouse=True)
-def public_base_url(settings):
-    settings.PUBLIC_BASE_URL = BASE_URL
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from catalog.tests.factories import StoreAppFactory
 from ledger.tests.factories import RewardUserFactory
 from postbacks import offers
 from postbacks.tests.offer_factories import (
-    BASE_URL,
     BITLABS_SECRET,
     USER_ID,
     WANNADS_SECRET,
@@ -20,11 +19,6 @@ from postbacks.tests.offer_factories import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 POSTGRESQL = connection.vendor == "postgresql"
-
-
-@pytest.fixture(autouse=True)
-def public_base_url(settings):
-    settings.PUBLIC_BASE_URL = BASE_URL
 
 
 @pytest.fixture(autouse=True)
