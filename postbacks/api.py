@@ -117,6 +117,7 @@ class PartnerPostbackApi(APIView):
                 (404, "unknown_uid: no such user in this store app"),
                 (413, "payload_too_large"),
                 (429, "throttled: too many failed authentications from this IP; see Retry-After"),
+                (503, "service_unavailable: the database is unreachable; nothing was stored, retry"),
             ),
         },
         examples=[
