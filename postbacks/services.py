@@ -90,8 +90,13 @@ _TARGET_SQL = """
 _RECORD_SQL = f"""
 WITH target AS ({_TARGET_SQL}),
 touched AS (
+    -- SKIP LOCKED: when concurrent postbacks all find the stamp stale, one writes it and none waits for
+    -- another's row lock (waiting here, while holding the user's row, could deadlock two requests).
     UPDATE partner_api_secrets SET last_used_at = now()
-    FROM target WHERE partner_api_secrets.id = target.secret_id AND target.stale_last_use
+    WHERE id = (
+        SELECT s.id FROM partner_api_secrets s JOIN target ON s.id = target.secret_id
+        WHERE target.stale_last_use FOR UPDATE OF s SKIP LOCKED
+    )
 ),
 posted AS (
     INSERT INTO user_postbacks (user_id, game_id, pid, level_number, awarded, coin_delta, metadata)
