@@ -87,7 +87,8 @@ class OfferwallIntegration(models.Model):
 
 
 class OfferDelivery(models.Model):
-    """Every callback an integration received, written before processing, so support sees each attempt."""
+    """Every callback an integration received, refused ones included, written with its outcome in the same
+    statement (a failed one with verdict `received`), so support sees each attempt."""
 
     integration = models.ForeignKey(OfferwallIntegration, on_delete=models.PROTECT, related_name="deliveries")
     received_at = models.DateTimeField(db_default=Now(), db_index=True)
