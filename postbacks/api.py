@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.views import APIView
@@ -9,7 +8,7 @@ from postbacks.models import MAX_LEVEL
 from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub import auth_throttle
-from rewardhub.errors import ApiError, error_response, unauthorized
+from rewardhub.errors import ApiError, error_response, json_response, unauthorized
 from rewardhub.inputs import read_limited
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
@@ -143,13 +142,14 @@ class PartnerPostbackApi(APIView):
                 raise unauthorized() from None
             raise
         body = postback_body(record_partner_postback(secret=secret, **vars(payload)))
-        return JsonResponse(body, json_dumps_params={"separators": (",", ":")})
+        return json_response(body)
 
 
 def partner_secret(request) -> str:
     """`Authorization: Bearer <secret>` or `X-Reward-Api-Secret: <secret>`."""
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    secret = credentials.strip() if scheme.lower() == "bearer" else request.headers.get("X-Reward-Api-Secret", "")
+    meta = request.META  # not request.headers, which copies every header first
+    scheme, _, credentials = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
+    secret = credentials.strip() if scheme.lower() == "bearer" else meta.get("HTTP_X_REWARD_API_SECRET", "")
     if not secret:
         raise unauthorized()
     return secret

@@ -119,6 +119,10 @@ FROM target LEFT JOIN posted ON true LEFT JOIN ledger_entry ON true
 """
 
 
+# Encoded once: psycopg would encode (and hash, for its statement cache) the 2 KB text on every call.
+_RECORD_SQL_BYTES = _RECORD_SQL.encode()
+
+
 def _record_in_one_statement(secret, pid, uid, gid, level_number, metadata) -> PostbackOutcome:
     params = {
         **_lookup_params(secret, gid, uid),
@@ -128,7 +132,7 @@ def _record_in_one_statement(secret, pid, uid, gid, level_number, metadata) -> P
         "metadata": json.dumps(metadata),
     }
     with connection.cursor() as cursor:
-        cursor.execute(_RECORD_SQL, params)
+        cursor.execute(_RECORD_SQL_BYTES, params)
         row = cursor.fetchone()
     target = _target_from_row(row and row[:-2], pid=pid, gid=gid, uid=uid)
     postback_id, balance_after = row[-2:]
@@ -140,8 +144,13 @@ def _record_in_one_statement(secret, pid, uid, gid, level_number, metadata) -> P
 
 
 def _record_step_by_step(secret, pid, uid, gid, level_number, metadata) -> PostbackOutcome:
+    params = _lookup_params(secret, gid, uid)
+    params["touch_cutoff"] = PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(
+        params["touch_cutoff"], connection
+    )
+    params["uid"] = _user_pk(uid)
     with connection.cursor() as cursor:
-        cursor.execute(_TARGET_SQL, _lookup_params(secret, gid, uid))
+        cursor.execute(_TARGET_SQL, params)
         target = _target_from_row(cursor.fetchone(), pid=pid, gid=gid, uid=uid)
     coin_delta = 0 if target.banned else milestone_coins(level_number)
     if target.banned:
@@ -166,11 +175,11 @@ def _record_step_by_step(secret, pid, uid, gid, level_number, metadata) -> Postb
 
 
 def _lookup_params(secret: str, gid: str, uid: uuid.UUID) -> dict:
-    cutoff = timezone.now() - timedelta(seconds=SECRET_TOUCH_INTERVAL)  # last use: at most one write a minute
+    """As psycopg takes them (UUID, aware datetime); the SQLite path converts uid and touch_cutoff."""
     return {
-        "touch_cutoff": PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(cutoff, connection),
+        "touch_cutoff": timezone.now() - timedelta(seconds=SECRET_TOUCH_INTERVAL),  # at most one write a minute
         "gid": gid,
-        "uid": _user_pk(uid),
+        "uid": uid,
         "secret_hash": hash_secret(secret),
     }
 

@@ -15,8 +15,13 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, OperationalError | InterfaceError):
-            response = error_response("service_unavailable", "The database is unavailable; retry shortly.", 503)
-            response["Retry-After"] = "1"
-            return response
+        return database_unavailable(exception)
+
+
+def database_unavailable(exception: Exception):
+    """The 503 answer for a lost or refused database connection; None for any other exception."""
+    if not isinstance(exception, OperationalError | InterfaceError):
         return None
+    response = error_response("service_unavailable", "The database is unavailable; retry shortly.", 503)
+    response["Retry-After"] = "1"
+    return response

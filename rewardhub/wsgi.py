@@ -3,4 +3,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rewardhub.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from rewardhub.hot_paths import HotPaths  # noqa: E402 - needs the apps that get_wsgi_application() loaded
+
+application = HotPaths(django_application)

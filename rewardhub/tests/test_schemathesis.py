@@ -1,7 +1,8 @@
-"""schemathesis drives every operation of `/api/schema/` through the WSGI app: no 5xx, every status code
-documented, every response body matching its schema. Half of the examples carry valid credentials and ids
-(a partner secret, an app token, a real callback slug, a signed track_id) so they reach past authentication;
-the rest, and the negative mode, send whatever the schema does not allow."""
+"""schemathesis drives every operation of `/api/schema/` through the production WSGI app (rewardhub.wsgi, hot
+paths included): no 5xx, every status code documented, every response body matching its schema. Half of the
+examples carry valid credentials and ids (a partner secret, an app token, a real callback slug, a signed
+track_id) so they reach past authentication; the rest, and the negative mode, send whatever the schema does not
+allow."""
 
 import hashlib
 import hmac
@@ -14,7 +15,6 @@ import schemathesis
 from django.conf import settings
 from django.core import signals
 from django.core.cache import cache
-from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -30,6 +30,7 @@ from giveaways import signing
 from giveaways.tests.factories import GiveawayTaskFactory, ParticipantFactory
 from ledger.services import register_app_user
 from postbacks.tests.offer_factories import BITLABS_SECRET, WANNADS_SECRET, integration
+from rewardhub.wsgi import application
 
 # Fixed seed, derandomized: CI runs the same cases every time. Examples per operation and phase are bounded so
 # the whole module stays well under two minutes on SQLite and PostgreSQL.
@@ -53,7 +54,7 @@ OFFER_DEFAULTS = {
 WERKZEUG_SAFE = "!$'()*,/:;?@"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
-schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application(), config=CONFIG)
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONFIG)
 
 
 @dataclass
