@@ -17,3 +17,11 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 # Behind a proxy, gunicorn trusts X-Forwarded-* only from these addresses.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Move everything loaded at start-up (Django, the apps, their modules) out of the garbage collector's
+    reach: they live as long as the worker, and every full collection would otherwise walk them again."""
+    import gc
+
+    gc.freeze()

@@ -1,5 +1,6 @@
 -- wrk script: replay prepared requests in order, one per line: METHOD<TAB>PATH[<TAB>BODY].
--- REQUESTS_FILE: the file; HEADER (optional): one extra "Name: value" header for every request.
+-- REQUESTS_FILE: the file; START (optional): lines to skip first; HEADER (optional): one extra
+-- "Name: value" header for every request.
 local requests = {}
 for line in io.lines(os.getenv("REQUESTS_FILE")) do
   local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
@@ -11,7 +12,7 @@ if header then
   local name, value = header:match("^([^:]+):%s*(.*)$")
   headers[name] = value
 end
-local i = 0
+local i = tonumber(os.getenv("START") or "0")
 request = function()
   i = i % #requests + 1
   local r = requests[i]
