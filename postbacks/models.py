@@ -132,7 +132,10 @@ class OfferConversion(models.Model):
 
     REVERSAL_OUTCOMES = (Outcome.REVERSED, Outcome.RELEASED, Outcome.NOTHING_TO_REVERSE)
 
-    integration = models.ForeignKey(OfferwallIntegration, on_delete=models.PROTECT, related_name="conversions")
+    # No index of its own: both unique constraints' indexes start with it (one less index to write per event).
+    integration = models.ForeignKey(
+        OfferwallIntegration, on_delete=models.PROTECT, related_name="conversions", db_index=False
+    )
     transaction_id = models.CharField(max_length=200)
     state = models.CharField(max_length=32, help_text="The network's offer state, callback type or status.")
     user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="offer_conversions")
@@ -155,7 +158,13 @@ class OfferConversion(models.Model):
     created_at = models.DateTimeField(db_default=Now(), db_index=True)
     reviewed_at = models.DateTimeField(null=True, blank=True, editable=False)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        db_index=False,  # a partial index (Meta): only reviewed reversals have a reviewer
     )
     review_note = models.TextField(blank=True, editable=False)
 
@@ -171,6 +180,13 @@ class OfferConversion(models.Model):
             models.UniqueConstraint(
                 fields=["integration", "user", "original_transaction_id", "chain_position"],
                 name="uniq_offer_conversion_chain_position",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["reviewed_by"],
+                condition=models.Q(reviewed_by__isnull=False),
+                name="offer_conversion_reviewed_by",
             ),
         ]
 

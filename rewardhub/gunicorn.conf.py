@@ -9,6 +9,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
+# gunicorn's C request parser (gunicorn_h1c, picohttpparser) instead of its pure-Python one: parsing each
+# request was ~9% of a worker's time on the hot paths. "fast" fails at start-up rather than fall back silently.
+http_parser = "fast"
 keepalive = 30
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
