@@ -55,12 +55,12 @@ class Command(BaseCommand):
     help = "Benchmark the hot paths against the reference peer (needs PostgreSQL, wrk, node)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--rounds", type=int, default=5)
         parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
         parser.add_argument("--users", type=int, default=10_000)
         parser.add_argument("--big-rows", type=int, default=1_000_000, help="user_postbacks rows for the second run")
         parser.add_argument("--port", type=int, default=8800)
-        parser.add_argument("--participants", type=int, default=10_000, help="giveaway participants")
+        parser.add_argument("--participants", type=int, default=12_000, help="giveaway participants")
 
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
