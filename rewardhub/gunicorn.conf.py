@@ -1,5 +1,6 @@
 """gunicorn settings for production: `gunicorn -c rewardhub/gunicorn.conf.py rewardhub.wsgi`."""
 
+import gc
 import multiprocessing
 import os
 
@@ -25,6 +26,4 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 def post_worker_init(worker):
     """Move everything loaded at start-up (Django, the apps, their modules) out of the garbage collector's
     reach: they live as long as the worker, and every full collection would otherwise walk them again."""
-    import gc
-
     gc.freeze()
