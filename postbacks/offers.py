@@ -8,7 +8,10 @@ order, a credit and its reversal are applied one after the other.
 
 A successful event costs two round trips: one query reads the integration, the user and the offer's chain, and
 one statement (PostgreSQL) writes the delivery, the conversion and its ledger entries. Every other verdict is
-one INSERT of the delivery after the read.
+one INSERT of the delivery after the read. The first event of an offer, nearly all of the traffic, usually
+costs one: a process that has read the integration decides it from an empty chain and writes it with a
+statement that checks everything the read would have (see _FIRST_EVENT_GUARD); when a check fails, nothing is
+written and the event takes the full path.
 """
 
 import json
@@ -74,6 +77,7 @@ class _Integration:
     secret: str
     ip_allowlist: str
     coin_rate: Decimal
+    stored_secret: str  # as stored (encrypted): the first-event statement checks it is still the same
 
     def __str__(self):
         return f"{self.name} ({get_network(self.provider).label})"
@@ -110,10 +114,11 @@ class _Delivery:
     source_ip: str | None
 
 
-# The network of each slug seen by this process, so the one read can also fetch the event's user and offer
-# (which parameters name them depends on the network). Only a hint: the read returns the integration's real
-# network, and a missing or wrong hint costs one more read.
-_network_hints: dict[str, str] = {}
+# Each slug's integration as this process last read it. Its network lets the one read also fetch the event's
+# user and offer (which parameters name them depends on the network), and lets the first event of an offer skip
+# the read. Only a hint: the read returns the integration as it is, the first-event statement writes nothing
+# unless the integration is still as cached, and a missing or stale entry costs one more read.
+_integrations: dict[str, _Integration] = {}
 
 
 def receive_callback(*, slug: str, method: str, path: str, raw_query: str, source_ip: str | None) -> Reply | None:
@@ -123,6 +128,8 @@ def receive_callback(*, slug: str, method: str, path: str, raw_query: str, sourc
     request = CallbackRequest(url=url, params=QueryDict(raw_query))
     snapshot = None
     try:
+        if (cached := _integrations.get(slug)) and (reply := _record_first_event(cached, request, delivery)):
+            return reply
         for _ in range(MAX_ATTEMPTS):
             event, snapshot = _read(slug, request)
             if snapshot is None:
@@ -135,14 +142,7 @@ def receive_callback(*, slug: str, method: str, path: str, raw_query: str, sourc
                 reply = network.reply(result.verdict, result.message)
                 _log_delivery(snapshot.integration, delivery, result, reply)
                 return reply
-            coins = to_coins(event.amount, snapshot.integration.coin_rate)
-            effect = _decide(event, coins, snapshot.chain, snapshot.user_banned)
-            message = BANNED_MESSAGE if effect.outcome == Outcome.USER_BANNED else Outcome(effect.outcome).label
-            result = _Result(Verdict.ACCEPTED, message, event.transaction_id, _as_uuid(event.user_id))
-            reply = network.reply(result.verdict, result.message)
-            if _record_conversion(
-                snapshot, event, coins, effect, _delivery_row(snapshot.integration, delivery, result, reply)
-            ):
+            if reply := _accept(snapshot, event, delivery):
                 return reply
             if _key_taken(snapshot.integration, event):
                 result = _duplicate(event)
@@ -152,30 +152,61 @@ def receive_callback(*, slug: str, method: str, path: str, raw_query: str, sourc
         raise RuntimeError(f"Gave up after {MAX_ATTEMPTS} attempts: the offer kept changing.")
     except Exception:
         # Every delivery is logged, a failed one too (verdict received); its conversion write, if any, rolled back.
+        snapshot = snapshot or _select(slug, None)  # the cached integration may be gone
         if snapshot is not None:
             failed = _Result(Verdict.RECEIVED, "Processing failed; the network may retry.")
             _log_delivery(snapshot.integration, delivery, failed, Reply(500, "text/plain", ""))
         raise
 
 
+def _accept(snapshot: _Snapshot, event: ConversionEvent, delivery: _Delivery, *, first: bool = False) -> Reply | None:
+    """Decide the event from the snapshot and record it; None, with nothing written, when the snapshot is out of
+    date (another event of the offer, or this key, was recorded meanwhile; for a first event, see
+    _FIRST_EVENT_GUARD)."""
+    integration = snapshot.integration
+    coins = to_coins(event.amount, integration.coin_rate)
+    effect = _decide(event, coins, snapshot.chain, snapshot.user_banned)
+    message = BANNED_MESSAGE if effect.outcome == Outcome.USER_BANNED else Outcome(effect.outcome).label
+    result = _Result(Verdict.ACCEPTED, message, event.transaction_id, _as_uuid(event.user_id))
+    reply = get_network(integration.provider).reply(result.verdict, result.message)
+    row = _delivery_row(integration, delivery, result, reply)
+    return reply if _record_conversion(snapshot, event, coins, effect, row, first=first) else None
+
+
+def _record_first_event(integration: _Integration, request: CallbackRequest, delivery: _Delivery) -> Reply | None:
+    """A conversion event for a cached integration, decided as the first of its offer for a user who is not
+    banned, and written only if all of that holds. None when it does not apply or did not hold: every refusal,
+    duplicate, debug or ban callback, and every later event of an offer, takes the full path."""
+    if connection.vendor != "postgresql":
+        return None
+    event = _parse(integration.provider, request)
+    if not isinstance(event, ConversionEvent) or event.debug:
+        return None
+    assumed = _Snapshot(integration, user_exists=True, user_banned=False, chain=[])
+    if _refusal(assumed, request, event, delivery.source_ip) is not None:
+        return None
+    return _accept(assumed, event, delivery, first=True)
+
+
 Parsed = ConversionEvent | BanEvent | InvalidCallback
 
 
 def _read(slug: str, request: CallbackRequest) -> tuple[Parsed | None, _Snapshot | None]:
-    # PostgreSQL text cannot hold NUL; such a callback is refused (after authentication) without being parsed.
-    parseable = not any("\x00" in value for _, values in request.params.lists() for value in values)
-    provider = _network_hints.get(slug)
-    event = _parse(provider, request) if provider and parseable else None
+    cached = _integrations.get(slug)
+    provider = cached.provider if cached else None
+    event = _parse(provider, request) if provider else None
     snapshot = _select(slug, event)
     if snapshot is not None and snapshot.integration.provider != provider:
-        _network_hints[slug] = snapshot.integration.provider
-        event = _parse(snapshot.integration.provider, request) if parseable else None
+        event = _parse(snapshot.integration.provider, request)
         snapshot = _select(slug, event)
     return event, snapshot
 
 
-def _parse(provider: str, request: CallbackRequest) -> Parsed:
-    """The event, or why it cannot be parsed (answered only after the callback is authenticated)."""
+def _parse(provider: str, request: CallbackRequest) -> Parsed | None:
+    """The event, or why it cannot be parsed (answered only after the callback is authenticated). None when a
+    parameter holds NUL, which PostgreSQL text cannot: refused after authentication without being parsed."""
+    if any("\x00" in value for _, values in request.params.lists() for value in values):
+        return None
     try:
         return get_network(provider).parse(request)
     except InvalidCallback as exc:
@@ -212,10 +243,12 @@ def _select(slug: str, event: Parsed | None) -> _Snapshot | None:
         return None
     first = rows[0]
     integration_id, name, provider, store_app_id, secret, allowlist, coin_rate = first[:7]
+    integration = _Integration(
+        integration_id, name, provider, store_app_id, decrypt(secret), allowlist, Decimal(str(coin_rate)), secret
+    )
+    _integrations[slug] = integration
     return _Snapshot(
-        integration=_Integration(
-            integration_id, name, provider, store_app_id, decrypt(secret), allowlist, Decimal(str(coin_rate))
-        ),
+        integration=integration,
         user_exists=bool(first[7]),
         user_banned=bool(first[8]),
         chain=sorted((_ChainEvent(*row[9:]) for row in rows if row[9] is not None), key=lambda event: event.id),
@@ -333,10 +366,12 @@ def _decide(event: ConversionEvent, coins: int, chain: list[_ChainEvent], banned
 
 
 def _record_conversion(
-    snapshot: _Snapshot, event: ConversionEvent, coins: int, effect: _Effect, delivery: dict
+    snapshot: _Snapshot, event: ConversionEvent, coins: int, effect: _Effect, delivery: dict, *, first: bool
 ) -> bool:
     """Write the delivery (with its final verdict), the conversion and its ledger entries together. False, with
-    nothing written, when another event of the offer took this chain position or this key meanwhile."""
+    nothing written, when another event of the offer took this chain position or this key meanwhile, or (a
+    first event) when what it was decided from did not hold."""
+    integration = snapshot.integration
     row = {
         "integration": snapshot.integration.id,
         "transaction_id": event.transaction_id,
@@ -353,8 +388,19 @@ def _record_conversion(
         "chain_position": len(snapshot.chain) + 1,
         **delivery,
     }
+    if first:
+        statements = _FIRST_EVENT_SQL
+        row.update(
+            provider=integration.provider,
+            store_app=integration.store_app_id,
+            stored_secret=integration.stored_secret,
+            ip_allowlist=integration.ip_allowlist,
+            coin_rate=integration.coin_rate,
+        )
+    else:
+        statements = _RECORD_SQL
     if connection.vendor == "postgresql":
-        return _record_in_one_statement(row, effect, snapshot.chain)
+        return _record_in_one_statement(statements, row, effect, snapshot.chain)
     return _record_step_by_step(row, effect, snapshot.chain)
 
 
@@ -381,24 +427,46 @@ _INSERT_DELIVERY = """
     {source}
 """
 
-# The conversion claims its key and chain position first (ON CONFLICT DO NOTHING); everything else is written
-# from its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
-_RECORD_EVENT = f"""
+# A first event is recorded only if the integration is still as this process cached it (so its signature was
+# checked with the current secret, its address with the current allowlist, its coins at the current rate), the
+# user is in the integration's app and not banned, and the offer has no event yet: its chain position 1 is free,
+# which the conversion's ON CONFLICT checks like any position.
+_FIRST_EVENT_GUARD = """EXISTS (
+    SELECT FROM offerwall_integrations i JOIN users u ON u.store_app_id = i.store_app_id
+    WHERE i.id = %(integration)s AND i.provider = %(provider)s AND i.store_app_id = %(store_app)s
+      AND i.secret = %(stored_secret)s AND i.ip_allowlist = %(ip_allowlist)s AND i.coin_rate = %(coin_rate)s
+      AND u.id = %(user)s AND u.banned_at IS NULL
+)"""
+
+
+def _record_event(guard: str) -> str:
+    """The conversion claims its key and chain position first (ON CONFLICT DO NOTHING); everything else is
+    written from its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked
+    at commit."""
+    conversion = _INSERT_CONVERSION.format(delivery_id="new_delivery.id", source=f"FROM new_delivery WHERE {guard}")
+    delivery = _INSERT_DELIVERY.format(id_column="id,", id_value="delivery_id,", source="FROM conversion")
+    return f"""
 WITH new_delivery AS (SELECT nextval(pg_get_serial_sequence('offer_deliveries', 'id')) AS id),
-conversion AS ({_INSERT_CONVERSION.format(delivery_id="new_delivery.id", source="FROM new_delivery WHERE true")}),
-delivery AS ({_INSERT_DELIVERY.format(id_column="id,", id_value="delivery_id,", source="FROM conversion")})
+conversion AS ({conversion}),
+delivery AS ({delivery})
 """
+
+
 _LINK_ENTRIES = """
 links AS (
     INSERT INTO offer_deliveries_ledger_entries (offerdelivery_id, ledgerentry_id)
     SELECT conversion.delivery_id, ledger_entry.id FROM conversion CROSS JOIN ledger_entry
 )
 """
-# Three shapes of one statement, because planning is much of its cost and most events are the first two:
-# no coins move; coins become available (a credit); anything else (holds, releases, reversals).
-_RECORD_SQL = {
-    "nothing": f"{_RECORD_EVENT} SELECT id FROM conversion",
-    "credit": f"""{_RECORD_EVENT},
+
+
+def _record_statements(guard: str) -> dict[str, str]:
+    """Three shapes of one statement, because planning is much of its cost and most events are the first two:
+    no coins move; coins become available (a credit); anything else (holds, releases, reversals)."""
+    record_event = _record_event(guard)
+    return {
+        "nothing": f"{record_event} SELECT id FROM conversion",
+        "credit": f"""{record_event},
 credit AS (
     SELECT user_id, %(available_delta)s::bigint AS amount, %(available_kind)s AS kind,
            'offer_conversions:' || id || ':available' AS key, 'offer_conversions:' || id AS reference
@@ -408,7 +476,7 @@ credit AS (
 {_LINK_ENTRIES}
 SELECT id FROM conversion
 """,
-    "any": f"""{_RECORD_EVENT},
+        "any": f"""{record_event},
 moves AS (
     SELECT conversion.user_id, move.amount, move.kind, move.bucket,
            'offer_conversions:' || conversion.id || ':' || move.bucket AS key,
@@ -427,10 +495,14 @@ moves AS (
 {_LINK_ENTRIES}
 SELECT id FROM conversion
 """,
-}
+    }
 
 
-def _record_in_one_statement(row: dict, effect: _Effect, chain: list[_ChainEvent]) -> bool:
+_RECORD_SQL = _record_statements("true")
+_FIRST_EVENT_SQL = _record_statements(_FIRST_EVENT_GUARD)
+
+
+def _record_in_one_statement(statements: dict[str, str], row: dict, effect: _Effect, chain: list[_ChainEvent]) -> bool:
     if not effect.held_delta and not effect.available_delta:
         shape = "nothing"
     elif not effect.held_delta and effect.available_delta > 0:
@@ -445,7 +517,7 @@ def _record_in_one_statement(row: dict, effect: _Effect, chain: list[_ChainEvent
         "available_keys": [_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in chain],
     }
     with connection.cursor() as cursor:
-        cursor.execute(_RECORD_SQL[shape], params)
+        cursor.execute(statements[shape], params)
         return cursor.fetchone() is not None
 
 

@@ -1,5 +1,6 @@
-"""How an offer callback is processed: decided from one read, written in one go, decided again when the offer
-changed in between; every delivery logged, a failed one too."""
+"""How an offer callback is processed: decided from one read (or, for the first event of an offer, from what the
+process cached), written in one go, decided again when the offer changed in between; every delivery logged, a
+failed one too."""
 
 import dataclasses
 
@@ -7,6 +8,7 @@ import pytest
 from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
+from ledger.services import set_ban
 from ledger.tests.factories import RewardUserFactory
 from postbacks import offers
 from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
@@ -15,6 +17,7 @@ from postbacks.tests.offer_factories import (
     USER_ID,
     WANNADS_SECRET,
     bitlabs_offer,
+    bitlabs_path,
     integration,
     wannads_path,
 )
@@ -98,3 +101,78 @@ def test_a_transaction_already_recorded_for_another_user_is_a_duplicate(app, use
     assert response.json()["result"] == "duplicate"
     assert balances(other) == (0, 0)
     assert list(OfferDelivery.objects.order_by("id").values_list("verdict", flat=True)) == ["accepted", "duplicate"]
+
+
+# A process that has read an integration writes the first event of an offer without reading again; these
+# change what it read in between, as an operator or another worker would.
+
+
+def warmed(app, **fields):
+    """An integration this process has read (one callback of another offer), then changed to `fields`."""
+    bitlabs = integration(app, "bitlabs", "bl", BITLABS_SECRET)
+    Client().get(bitlabs_offer("bl", "warm-up", "1", offer_state="COMPLETED"))
+    if fields:
+        for name, value in fields.items():
+            setattr(bitlabs, name, value)
+        bitlabs.save()
+    return bitlabs
+
+
+def test_a_callback_signed_with_a_rotated_secret_is_refused(app, user):
+    warmed(app, secret="the-new-secret")
+
+    response = Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
+
+    assert response.status_code == 403
+    assert balances(user) == (1, 0)  # the warm-up's coin only
+
+
+def test_a_callback_signed_with_the_new_secret_is_credited_at_the_new_rate(app, user):
+    warmed(app, secret="the-new-secret", coin_rate="2.5")
+    query = f"uid={USER_ID}&tx=o-1&val=40&type=COMPLETE&offer_state=COMPLETED"
+
+    response = Client().get(bitlabs_path("bl", query, secret="the-new-secret"))
+
+    assert response.json()["message"] == "Credited"
+    assert balances(user) == (1 + 100, 0)
+
+
+def test_a_callback_from_an_address_removed_from_the_allowlist_is_refused(app, user):
+    warmed(app, ip_allowlist="203.0.113.7")
+
+    response = Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
+
+    assert response.status_code == 403
+    assert balances(user) == (1, 0)
+
+
+def test_a_user_banned_since_the_last_callback_gets_no_coins(app, user, admin_user):
+    warmed(app)
+    set_ban(user=user, banned=True, reason="fraud", staff=admin_user)
+
+    response = Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
+
+    assert response.status_code == 200
+    assert balances(user) == (1, 0)
+    assert OfferConversion.objects.get(transaction_id="o-1").outcome == OfferConversion.Outcome.USER_BANNED
+
+
+def test_a_user_of_another_app_is_unknown(app, user):
+    warmed(app)
+    stranger = RewardUserFactory(store_app=StoreAppFactory(pid="other"))
+
+    response = Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED", uid=stranger.id))
+
+    assert response.status_code == 404
+    assert balances(stranger) == (0, 0)
+
+
+def test_a_completion_after_its_pending_releases_the_hold(app, user):
+    warmed(app)
+    Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="PENDING"))
+    assert balances(user) == (1, 40)
+
+    response = Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
+
+    assert response.json()["message"] == "Credited"
+    assert balances(user) == (41, 0)
