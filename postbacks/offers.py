@@ -373,7 +373,7 @@ def _record_conversion(
     first event) when what it was decided from did not hold."""
     integration = snapshot.integration
     row = {
-        "integration": snapshot.integration.id,
+        "integration": integration.id,
         "transaction_id": event.transaction_id,
         "state": event.state,
         "user": delivery["delivery_user"],

@@ -108,13 +108,12 @@ def test_a_transaction_already_recorded_for_another_user_is_a_duplicate(app, use
 
 
 def warmed(app, **fields):
-    """An integration this process has read (one callback of another offer), then changed to `fields`."""
+    """An integration this process has read (one callback of another offer), then changed to `fields` alone
+    (an UPDATE of those columns: a save() would also re-encrypt the secret, which the shortcut checks too)."""
     bitlabs = integration(app, "bitlabs", "bl", BITLABS_SECRET)
     Client().get(bitlabs_offer("bl", "warm-up", "1", offer_state="COMPLETED"))
     if fields:
-        for name, value in fields.items():
-            setattr(bitlabs, name, value)
-        bitlabs.save()
+        OfferwallIntegration.objects.filter(pk=bitlabs.pk).update(**fields)
     return bitlabs
 
 
@@ -132,6 +131,15 @@ def test_a_callback_signed_with_the_new_secret_is_credited_at_the_new_rate(app, 
     query = f"uid={USER_ID}&tx=o-1&val=40&type=COMPLETE&offer_state=COMPLETED"
 
     response = Client().get(bitlabs_path("bl", query, secret="the-new-secret"))
+
+    assert response.json()["message"] == "Credited"
+    assert balances(user) == (1 + 100, 0)
+
+
+def test_a_first_event_after_a_rate_change_is_credited_at_the_new_rate(app, user):
+    warmed(app, coin_rate="2.5")
+
+    response = Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
 
     assert response.json()["message"] == "Credited"
     assert balances(user) == (1 + 100, 0)
