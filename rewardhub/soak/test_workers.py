@@ -45,12 +45,15 @@ def connections_per_worker(worker_pids: list[int], server_port: int, clients) ->
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local_port, remote_port = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
-        if local_port == server_port:
+        if local_port == server_port and fields[9] != "0":  # inode 0: a closed connection in TIME_WAIT
             inode_by_client_port[remote_port] = fields[9]
     worker_by_inode = {}
     for pid in worker_pids:
         for fd in Path(f"/proc/{pid}/fd").iterdir():
-            target = os.readlink(fd)
+            try:
+                target = os.readlink(fd)
+            except FileNotFoundError:  # closed meanwhile (a connection of the previous burst)
+                continue
             if target.startswith("socket:["):
                 worker_by_inode[target.removeprefix("socket:[").removesuffix("]")] = pid
     return Counter(worker_by_inode[inode_by_client_port[client.sock.getsockname()[1]]] for client in clients)
