@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from ledger.admin import ReadOnlyAdminMixin
 from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, OfferwallIntegration, UserPostback
@@ -77,15 +78,6 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
         )
 
 
-class OfferDeliveryEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = OfferDelivery.ledger_entries.through
-    verbose_name = "ledger entry"
-    verbose_name_plural = "ledger entries this delivery produced"
-    fields = ["ledgerentry"]
-    readonly_fields = fields
-    extra = 0
-
-
 @admin.register(OfferDelivery)
 class OfferDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -115,9 +107,17 @@ class OfferDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "user",
         "response_status",
         "response_body",
+        "entries",
     ]
     readonly_fields = fields
-    inlines = [OfferDeliveryEntryInline]
+
+    @admin.display(description="ledger entries this delivery produced")
+    def entries(self, obj):
+        links = (
+            (reverse("admin:ledger_ledgerentry_change", args=[entry.pk]), entry)
+            for entry in obj.ledger_entries().order_by("id")
+        )
+        return format_html_join(mark_safe("<br>"), '<a href="{}">{}</a>', links) or "-"
 
 
 @admin.register(OfferConversion)

@@ -104,7 +104,6 @@ class OfferDelivery(models.Model):
     )
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)
-    ledger_entries = models.ManyToManyField(LedgerEntry, blank=True, related_name="offer_deliveries")
 
     class Meta:
         db_table = "offer_deliveries"
@@ -115,6 +114,11 @@ class OfferDelivery(models.Model):
 
     def __str__(self):
         return f"{self.method} {self.integration_id} at {self.received_at:%Y-%m-%d %H:%M:%S}: {self.verdict}"
+
+    def ledger_entries(self) -> models.QuerySet[LedgerEntry]:
+        """The entries its conversion wrote; none when it recorded no conversion."""
+        conversion = OfferConversion.objects.filter(delivery=self).only("id").first()
+        return conversion.ledger_entries() if conversion else LedgerEntry.objects.none()
 
 
 class OfferConversion(models.Model):
@@ -192,6 +196,16 @@ class OfferConversion(models.Model):
 
     def __str__(self):
         return f"{self.transaction_id} {self.state}: {self.get_outcome_display()}"
+
+    def ledger_entries(self) -> models.QuerySet[LedgerEntry]:
+        """The entries this event wrote: at most one per balance, found by their keys (a unique index)."""
+        keys = [conversion_entry_key(self.pk, bucket) for bucket in LedgerEntry.Bucket]
+        return LedgerEntry.objects.filter(key__in=keys)
+
+
+def conversion_entry_key(conversion_id: int, bucket: str) -> str:
+    """The ledger key of what a conversion moved in one balance: unique, so an event moves each balance once."""
+    return f"offer_conversions:{conversion_id}:{bucket}"
 
 
 class OfferReversal(OfferConversion):

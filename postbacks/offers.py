@@ -31,7 +31,7 @@ from django.utils import timezone
 from ledger.models import LedgerEntry, RewardUser
 from ledger.services import credit_clauses, entry_clauses, post_entry
 from postbacks.ip_allowlist import ip_allowed
-from postbacks.models import OfferConversion, OfferDelivery
+from postbacks.models import OfferConversion, conversion_entry_key
 from postbacks.networks import get_network
 from postbacks.networks.base import (
     Action,
@@ -452,14 +452,6 @@ delivery AS ({delivery})
 """
 
 
-_LINK_ENTRIES = """
-links AS (
-    INSERT INTO offer_deliveries_ledger_entries (offerdelivery_id, ledgerentry_id)
-    SELECT conversion.delivery_id, ledger_entry.id FROM conversion CROSS JOIN ledger_entry
-)
-"""
-
-
 def _record_statements(guard: str) -> dict[str, str]:
     """Three shapes of one statement, because planning is much of its cost and most events are the first two:
     no coins move; coins become available (a credit); anything else (holds, releases, reversals)."""
@@ -472,8 +464,7 @@ credit AS (
            'offer_conversions:' || id || ':available' AS key, 'offer_conversions:' || id AS reference
     FROM conversion
 ),
-{credit_clauses("credit")},
-{_LINK_ENTRIES}
+{credit_clauses("credit")}
 SELECT id FROM conversion
 """,
         "any": f"""{record_event},
@@ -491,8 +482,7 @@ moves AS (
     ) AS move (amount, kind, bucket, reversible_keys)
     WHERE move.amount <> 0
 ),
-{entry_clauses("moves")},
-{_LINK_ENTRIES}
+{entry_clauses("moves")}
 SELECT id FROM conversion
 """,
     }
@@ -513,8 +503,8 @@ def _record_in_one_statement(statements: dict[str, str], row: dict, effect: _Eff
         **row,
         "held_kind": _KINDS[LedgerEntry.Bucket.HELD, effect.held_delta > 0],
         "available_kind": _KINDS[LedgerEntry.Bucket.AVAILABLE, effect.available_delta > 0],
-        "held_keys": [_entry_key(c.id, LedgerEntry.Bucket.HELD) for c in chain],
-        "available_keys": [_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in chain],
+        "held_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.HELD) for c in chain],
+        "available_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in chain],
     }
     with connection.cursor() as cursor:
         cursor.execute(statements[shape], params)
@@ -538,22 +528,16 @@ def _record_step_by_step(row: dict, effect: _Effect, chain: list[_ChainEvent]) -
                 inserted = cursor.fetchone()
             if inserted is None:
                 raise _PositionTaken
-            entries = _post_effect(inserted[0], row["user"], effect, chain)
-            if entries:
-                OfferDelivery.ledger_entries.through.objects.bulk_create(
-                    OfferDelivery.ledger_entries.through(offerdelivery_id=delivery_id, ledgerentry_id=entry.pk)
-                    for entry in entries
-                )
+            _post_effect(inserted[0], row["user"], effect, chain)
     except _PositionTaken:
         return False
     return True
 
 
-def _post_effect(conversion_id: int, user_pk, effect: _Effect, chain: list[_ChainEvent]) -> list[LedgerEntry]:
-    """The ledger entries for an effect: the held move first, then the available one; a negative entry
+def _post_effect(conversion_id: int, user_pk, effect: _Effect, chain: list[_ChainEvent]) -> None:
+    """Post the ledger entries for an effect: the held move first, then the available one; a negative entry
     references the chain's latest positive entry in the same balance."""
     user_id = RewardUser._meta.pk.to_python(user_pk)
-    entries = []
     for bucket, delta in (
         (LedgerEntry.Bucket.HELD, effect.held_delta),
         (LedgerEntry.Bucket.AVAILABLE, effect.available_delta),
@@ -563,22 +547,19 @@ def _post_effect(conversion_id: int, user_pk, effect: _Effect, chain: list[_Chai
         reverses = None
         if delta < 0:
             reverses = (
-                LedgerEntry.objects.filter(key__in=[_entry_key(c.id, bucket) for c in chain], amount__gt=0)
+                LedgerEntry.objects.filter(key__in=[conversion_entry_key(c.id, bucket) for c in chain], amount__gt=0)
                 .order_by("-id")
                 .first()
             )
-        entries.append(
-            post_entry(
-                user_id=user_id,
-                amount=delta,
-                kind=_KINDS[bucket, delta > 0],
-                key=_entry_key(conversion_id, bucket),
-                reference=f"offer_conversions:{conversion_id}",
-                reverses=reverses,
-                bucket=bucket,
-            )
+        post_entry(
+            user_id=user_id,
+            amount=delta,
+            kind=_KINDS[bucket, delta > 0],
+            key=conversion_entry_key(conversion_id, bucket),
+            reference=f"offer_conversions:{conversion_id}",
+            reverses=reverses,
+            bucket=bucket,
         )
-    return entries
 
 
 def _delivery_row(integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply) -> dict:
@@ -613,9 +594,6 @@ _KINDS = {
     (LedgerEntry.Bucket.AVAILABLE, False): LedgerEntry.Kind.OFFER_REVERSAL,
 }
 
-
-def _entry_key(conversion_id: int, bucket: str) -> str:
-    return f"offer_conversions:{conversion_id}:{bucket}"
 
 
 def to_coins(amount: Decimal, rate: Decimal) -> int:

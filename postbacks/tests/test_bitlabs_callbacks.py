@@ -400,7 +400,7 @@ def test_delivery_log_records_the_request_the_reply_and_the_entries(bitlabs, use
     assert (delivery.source_ip, delivery.verdict, delivery.transaction_id) == ("127.0.0.1", "accepted", "o-7")
     assert (delivery.user_id, delivery.response_status) == (user.id, 200)
     assert json.loads(delivery.response_body) == response.json()
-    assert list(delivery.ledger_entries.all()) == list(LedgerEntry.objects.all())
+    assert list(delivery.ledger_entries()) == list(LedgerEntry.objects.all())
 
 
 def test_post_is_read_from_the_query_string_like_get(bitlabs, user):

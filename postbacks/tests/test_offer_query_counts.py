@@ -50,9 +50,9 @@ def wannads(app):
 
 def credit_queries() -> int:
     # PostgreSQL, the first event of an offer: one statement checks the cached integration, the user and the
-    # offer's empty chain, and writes the delivery, conversion, balance, entry and link.
-    # SQLite: read; BEGIN, delivery, conversion, balance, entry, link, COMMIT.
-    return 1 if POSTGRESQL else 8
+    # offer's empty chain, and writes the delivery, conversion, balance and entry.
+    # SQLite: read; BEGIN, delivery, conversion, balance, entry, COMMIT.
+    return 1 if POSTGRESQL else 7
 
 
 def test_bitlabs_completed_credit_query_count(bitlabs, user, django_assert_num_queries):
@@ -63,8 +63,8 @@ def test_bitlabs_completed_credit_query_count(bitlabs, user, django_assert_num_q
 def test_later_event_of_an_offer_query_count(bitlabs, user, django_assert_num_queries):
     Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED"))
     # PostgreSQL: the first-event statement finds the offer's chain started and writes nothing; read; write.
-    # SQLite: read; BEGIN, delivery, conversion, balance, the entry's reversed entry, entry, link, COMMIT.
-    with django_assert_num_queries(3 if POSTGRESQL else 9):
+    # SQLite: read; BEGIN, delivery, conversion, balance, the entry's reversed entry, entry, COMMIT.
+    with django_assert_num_queries(3 if POSTGRESQL else 8):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="RECONCILED")).status_code == 200
 
 
@@ -90,5 +90,5 @@ def test_wannads_credit_query_count(wannads, user, django_assert_num_queries):
 def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, django_assert_num_queries):
     integration(app, "bitlabs", "bl", BITLABS_SECRET)
     # It reads the integration, then the user and offer the way its network names them, then writes.
-    with django_assert_num_queries(3 if POSTGRESQL else 9):
+    with django_assert_num_queries(3 if POSTGRESQL else 8):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
