@@ -11,7 +11,7 @@ from catalog.tests.factories import StoreAppFactory
 from ledger.models import RewardUser
 from ledger.services import set_ban
 from ledger.tests.factories import RewardUserFactory
-from postbacks.models import OfferConversion, OfferwallIntegration
+from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
 
 pytestmark = pytest.mark.django_db
@@ -265,3 +265,17 @@ def test_delivery_page_lists_the_ledger_entries_it_produced(admin_client, wannad
     page = admin_client.get(reverse("admin:postbacks_offerdelivery_change", args=[reversal.delivery.pk]))
 
     assert "-70 Offer reversed → 0" in page.content.decode()
+
+
+def test_refused_delivery_page_lists_no_ledger_entries(admin_client, wannads, user):
+    Client().get(wannads_path("wn-admin", transaction_id="wn-1"))  # credited: its entry belongs to that delivery
+    Client().get(wannads_path("wn-admin", transaction_id="wn-2").replace("signature=", "signature=0"))
+    credited, refused = (OfferDelivery.objects.get(verdict=verdict) for verdict in ("accepted", "bad_signature"))
+
+    pages = [
+        admin_client.get(reverse("admin:postbacks_offerdelivery_change", args=[delivery.pk])).content.decode()
+        for delivery in (credited, refused)
+    ]
+
+    assert ["Offer completed" in page for page in pages] == [True, False]
+    assert list(refused.ledger_entries()) == []
