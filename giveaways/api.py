@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from giveaways import services
 from giveaways.codes import ERROR_CODES, SUCCESS_MSG, CallbackError, ResultCode
 from rewardhub import auth_throttle
+from rewardhub.db import DJANGO_DB, Database, run_now
 from rewardhub.errors import ApiError
 from rewardhub.inputs import load_json_object, parse_form, read_limited
 
@@ -158,6 +159,10 @@ class GiveawayApiView(APIView):
     each parameter (with their messages), run directly."""
 
     def dispatch(self, request, *args, **kwargs):
+        return run_now(self.respond(request, DJANGO_DB))
+
+    async def respond(self, request, db: Database) -> HttpResponse:
+        """Every method, under either server (rewardhub.db)."""
         self.request = request
         ip = auth_throttle.client_ip(request)
         if retry_after := auth_throttle.is_blocked("giveaway", ip):
@@ -167,7 +172,7 @@ class GiveawayApiView(APIView):
         try:
             if request.method != "POST":
                 raise CallbackError(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.")
-            return self.post(request, *args, **kwargs)
+            return envelope(ResultCode.SUCCESS, SUCCESS_MSG, await self.answer(db, request))
         except CallbackError as error:
             if error.code == ResultCode.BAD_SIGNATURE:
                 auth_throttle.record_failure("giveaway", ip)
@@ -187,9 +192,6 @@ class GiveawayApiView(APIView):
             details = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in problems.items())
             raise CallbackError(ResultCode.INVALID_PARAMS, f"Invalid parameters: {details}")
         return params
-
-    def success(self, data) -> HttpResponse:
-        return envelope(ResultCode.SUCCESS, SUCCESS_MSG, data)
 
 
 @cache
@@ -264,15 +266,18 @@ class TaskCallbackApi(GiveawayApiView):
         ],
     )
     def post(self, request):
+        """What the schema describes: `dispatch` serves every method through `respond`."""
+        return self.dispatch(request)
+
+    async def answer(self, db: Database, request) -> dict:
         params = self.validated(TaskCallbackRequest)
-        return self.success(
-            services.task_callback(
-                track_id=params["track_id"],
-                event=params["event"],
-                value=params.get("value"),
-                remark=params.get("remark"),
-                sign=params["sign"],
-            )
+        return await services.task_callback(
+            db=db,
+            track_id=params["track_id"],
+            event=params["event"],
+            value=params.get("value"),
+            remark=params.get("remark"),
+            sign=params["sign"],
         )
 
 
@@ -290,8 +295,12 @@ class PlayerStatusApi(GiveawayApiView):
         },
     )
     def post(self, request):
+        """What the schema describes: `dispatch` serves every method through `respond`."""
+        return self.dispatch(request)
+
+    async def answer(self, db: Database, request) -> dict:
         params = self.validated(SignedTrackIdRequest)
-        return self.success(services.player_status(track_id=params["track_id"], sign=params["sign"]))
+        return await services.player_status(db=db, track_id=params["track_id"], sign=params["sign"])
 
 
 class PrizeCallbackApi(GiveawayApiView):
@@ -310,5 +319,9 @@ class PrizeCallbackApi(GiveawayApiView):
         },
     )
     def post(self, request):
+        """What the schema describes: `dispatch` serves every method through `respond`."""
+        return self.dispatch(request)
+
+    async def answer(self, db: Database, request) -> dict:
         params = self.validated(SignedTrackIdRequest)
-        return self.success(services.prize_callback(track_id=params["track_id"], sign=params["sign"]))
+        return await services.prize_callback(db=db, track_id=params["track_id"], sign=params["sign"])

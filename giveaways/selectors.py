@@ -7,6 +7,7 @@ from django.utils import timezone
 from giveaways import fairness
 from giveaways.models import CallbackAttempt, Draw, DrawWinner, Giveaway, GiveawayTask, Participant, TaskProgress
 from rewardhub.crypto import decrypt
+from rewardhub.db import Database
 
 
 def participant_by_track_id(track_id: str) -> Participant | None:
@@ -38,13 +39,11 @@ WHERE p.track_id = %(track_id)s
 """
 
 
-def task_callback_target(track_id: str, event: str) -> TaskCallbackTarget | None:
+async def task_callback_target(db: Database, track_id: str, event: str) -> TaskCallbackTarget | None:
     now = Giveaway._meta.get_field("starts_at").get_db_prep_value(timezone.now(), connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _TASK_CALLBACK_TARGET_SQL, {"live": Giveaway.Status.LIVE, "now": now, "event": event, "track_id": track_id}
-        )
-        row = cursor.fetchone()
+    row = await db.fetchone(
+        _TASK_CALLBACK_TARGET_SQL, {"live": Giveaway.Status.LIVE, "now": now, "event": event, "track_id": track_id}
+    )
     if row is None:
         return None
     participant_id, is_test, api_key, running, task_id, required_amount = row

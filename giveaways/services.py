@@ -3,8 +3,8 @@
 import hashlib
 import secrets
 import string
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,6 +26,7 @@ from giveaways.models import (
     Participant,
     TaskProgress,
 )
+from rewardhub.db import Database
 
 API_KEY_ALPHABET = string.ascii_letters + string.digits
 API_KEY_LENGTH = 64
@@ -133,8 +134,10 @@ class _Caller:
         return cls(participant.pk, participant.is_test, participant.giveaway.project.api_key)
 
 
-@contextmanager
-def _verified(caller: _Caller, endpoint: str, event: str, candidates: list[str], signature: str) -> Iterator[_Attempt]:
+@asynccontextmanager
+async def _verified(
+    db: Database, caller: _Caller, endpoint: str, event: str, candidates: list[str], signature: str
+) -> AsyncIterator[_Attempt]:
     """Check the signature before anything is written; for test participants record the attempt
     (bad signatures included) so 'Check API callback' can show it."""
     attempt = _Attempt(signature_valid=signing.matches(caller.api_key, candidates, signature))
@@ -144,15 +147,18 @@ def _verified(caller: _Caller, endpoint: str, event: str, candidates: list[str],
         yield attempt
     except CallbackError as error:
         attempt.code = error.code
-        _log_attempt(caller, endpoint, event, candidates[0], attempt)
+        await _log_attempt(db, caller, endpoint, event, candidates[0], attempt)
         raise
     else:
-        _log_attempt(caller, endpoint, event, candidates[0], attempt)
+        await _log_attempt(db, caller, endpoint, event, candidates[0], attempt)
 
 
-def _log_attempt(caller: _Caller, endpoint: str, event: str, expected: str, attempt: _Attempt) -> None:
+async def _log_attempt(
+    db: Database, caller: _Caller, endpoint: str, event: str, expected: str, attempt: _Attempt
+) -> None:
     if caller.is_test:
-        CallbackAttempt.objects.create(
+        await db.orm(
+            CallbackAttempt.objects.create,
             participant_id=caller.participant_id,
             endpoint=endpoint,
             event=event,
@@ -169,20 +175,23 @@ def _participant(track_id: str) -> Participant:
     return participant
 
 
-def task_callback(*, track_id: str, event: str, value: str | None, remark: str | None, sign: str) -> dict:
+async def task_callback(
+    *, db: Database, track_id: str, event: str, value: str | None, remark: str | None, sign: str
+) -> dict:
     """Mark the participant's task done (or raise its running total); `event=send` reports delivery."""
     candidates = signing.task_callback_strings(track_id=track_id, event=event, value=value, remark=remark)
     if event == RESERVED_EVENT_SEND:
-        participant = _participant(track_id)
-        with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
-            attempt.data = _record_delivery(participant)
+        participant = await db.orm(_participant, track_id)
+        caller = _Caller.of(participant)
+        async with _verified(db, caller, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
+            attempt.data = await db.orm(_record_delivery, participant)
         return attempt.data
-    target = selectors.task_callback_target(track_id, event)
+    target = await selectors.task_callback_target(db, track_id, event)
     if target is None:
         raise CallbackError(ResultCode.UNKNOWN_TRACK_ID, "Unknown track_id.")
     caller = _Caller(target.participant_id, target.is_test, target.api_key)
-    with _verified(caller, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
-        attempt.data = _record_task_event(target, event, value, remark)
+    async with _verified(db, caller, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
+        attempt.data = await _record_task_event(db, target, event, value, remark)
     return attempt.data
 
 
@@ -202,7 +211,9 @@ RETURNING amount, completed_at
 """
 
 
-def _record_task_event(target: selectors.TaskCallbackTarget, event: str, value: str | None, remark: str | None) -> dict:
+async def _record_task_event(
+    db: Database, target: selectors.TaskCallbackTarget, event: str, value: str | None, remark: str | None
+) -> dict:
     if target.task_id is None:
         raise CallbackError(ResultCode.UNKNOWN_EVENT, f"Unknown event '{event}' for this giveaway.")
     # Test participants exist so hosts can check their integration before and after the giveaway runs.
@@ -217,20 +228,18 @@ def _record_task_event(target: selectors.TaskCallbackTarget, event: str, value: 
     required = required_amount or 1
     prep_time = TaskProgress._meta.get_field("completed_at").get_db_prep_value
     now = prep_time(timezone.now(), connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORD_PROGRESS_SQL,
-            {
-                "participant": target.participant_id,
-                "task": target.task_id,
-                "amount": amount,
-                "completed_at": now if amount >= required else None,
-                "remark": remark or "",
-                "has_remark": bool(remark),
-                "now": now,
-            },
-        )
-        stored_amount, completed_at = cursor.fetchone()
+    stored_amount, completed_at = await db.fetchone(
+        _RECORD_PROGRESS_SQL,
+        {
+            "participant": target.participant_id,
+            "task": target.task_id,
+            "amount": amount,
+            "completed_at": now if amount >= required else None,
+            "remark": remark or "",
+            "has_remark": bool(remark),
+            "now": now,
+        },
+    )
     return {"event": event, "task_completed": completed_at is not None, "value": stored_amount, "required": required}
 
 
@@ -243,23 +252,27 @@ def _record_delivery(participant: Participant) -> dict:
     return {"reward_tag": win.reward.tag, "delivered": True, "delivered_at": win.delivered_at}
 
 
-def player_status(*, track_id: str, sign: str) -> dict:
-    participant = _participant(track_id)
+async def player_status(*, db: Database, track_id: str, sign: str) -> dict:
+    participant = await db.orm(_participant, track_id)
     candidates = [signing.track_id_string(track_id)]
-    with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.STATUS, "", candidates, sign) as attempt:
-        win = selectors.win_of(participant)
-        attempt.data = {
-            "status": {"task_completed": selectors.all_tasks_completed(participant), "won": win is not None},
-            "reward_tag": win.reward.tag if win else None,
-        }
+    async with _verified(db, _Caller.of(participant), CallbackAttempt.Endpoint.STATUS, "", candidates, sign) as attempt:
+        attempt.data = await db.orm(_status, participant)
     return attempt.data
 
 
-def prize_callback(*, track_id: str, sign: str) -> dict:
-    participant = _participant(track_id)
+def _status(participant: Participant) -> dict:
+    win = selectors.win_of(participant)
+    return {
+        "status": {"task_completed": selectors.all_tasks_completed(participant), "won": win is not None},
+        "reward_tag": win.reward.tag if win else None,
+    }
+
+
+async def prize_callback(*, db: Database, track_id: str, sign: str) -> dict:
+    participant = await db.orm(_participant, track_id)
     candidates = [signing.track_id_string(track_id)]
-    with _verified(_Caller.of(participant), CallbackAttempt.Endpoint.PRIZE, "", candidates, sign) as attempt:
-        attempt.data = _record_delivery(participant)
+    async with _verified(db, _Caller.of(participant), CallbackAttempt.Endpoint.PRIZE, "", candidates, sign) as attempt:
+        attempt.data = await db.orm(_record_delivery, participant)
     return attempt.data
 
 

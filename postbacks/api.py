@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.views import APIView
@@ -8,6 +9,7 @@ from postbacks.models import MAX_LEVEL
 from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub import auth_throttle
+from rewardhub.db import DJANGO_DB, Database, run_now
 from rewardhub.errors import ApiError, error_response, json_response, unauthorized
 from rewardhub.inputs import read_limited
 from rewardhub.schema import PARTNER_AUTH, error_responses
@@ -67,6 +69,10 @@ class PartnerPostbackApi(APIView):
     with the contract's codes). DRF only describes it for the schema."""
 
     def dispatch(self, request, *args, **kwargs):
+        return run_now(self.respond(request, DJANGO_DB))
+
+    async def respond(self, request, db: Database) -> HttpResponse:
+        """Every method, under either server (rewardhub.db)."""
         if request.method != "POST":
             response = error_response("method_not_allowed", f'Method "{request.method}" not allowed.', 405)
             response["Allow"] = "POST"
@@ -77,11 +83,23 @@ class PartnerPostbackApi(APIView):
             response["Retry-After"] = str(retry_after)
             return response
         try:
-            return self.post(request)
+            return await self.record(request, db)
         except ApiError as error:
             if error.status_code == status.HTTP_401_UNAUTHORIZED:
                 auth_throttle.record_failure("partner", ip)
             return error_response(error.error_code, str(error.detail), error.status_code)
+
+    async def record(self, request, db: Database) -> HttpResponse:
+        secret = partner_secret(request)
+        try:
+            payload = parse_partner_postback(read_limited(request, request.META))
+        except ApiError:
+            # Authentication comes first: a stranger learns nothing about what a valid body looks like.
+            if not await db.orm(is_valid_partner_secret, secret):
+                raise unauthorized() from None
+            raise
+        outcome = await record_partner_postback(db=db, secret=secret, **vars(payload))
+        return json_response(postback_body(outcome))
 
     @extend_schema(
         operation_id="partner_postback",
@@ -133,16 +151,8 @@ class PartnerPostbackApi(APIView):
         ],
     )
     def post(self, request):
-        secret = partner_secret(request)
-        try:
-            payload = parse_partner_postback(read_limited(request, request.META))
-        except ApiError:
-            # Authentication comes first: a stranger learns nothing about what a valid body looks like.
-            if not is_valid_partner_secret(secret):
-                raise unauthorized() from None
-            raise
-        body = postback_body(record_partner_postback(secret=secret, **vars(payload)))
-        return json_response(body)
+        """What the schema describes: `dispatch` serves every method through `respond`."""
+        return self.dispatch(request)
 
 
 def partner_secret(request) -> str:

@@ -44,6 +44,7 @@ from postbacks.networks.base import (
 )
 from rewardhub import auth_throttle
 from rewardhub.crypto import decrypt
+from rewardhub.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -121,45 +122,49 @@ class _Delivery:
 _integrations: dict[str, _Integration] = {}
 
 
-def receive_callback(*, slug: str, method: str, path: str, raw_query: str, source_ip: str | None) -> Reply | None:
+async def receive_callback(
+    *, db: Database, slug: str, method: str, path: str, raw_query: str, source_ip: str | None
+) -> Reply | None:
     """Process one delivery and log it with its verdict. None when no integration has this slug."""
     delivery = _Delivery(method, path, raw_query, source_ip)
     url = f"{settings.PUBLIC_BASE_URL}{path}" + (f"?{raw_query}" if raw_query else "")
     request = CallbackRequest(url=url, params=QueryDict(raw_query))
     snapshot = None
     try:
-        if (cached := _integrations.get(slug)) and (reply := _record_first_event(cached, request, delivery)):
+        if (cached := _integrations.get(slug)) and (reply := await _record_first_event(db, cached, request, delivery)):
             return reply
         for _ in range(MAX_ATTEMPTS):
-            event, snapshot = _read(slug, request)
+            event, snapshot = await _read(db, slug, request)
             if snapshot is None:
                 return None
             network = get_network(snapshot.integration.provider)
-            result = _refusal(snapshot, request, event, source_ip)
+            result = await _refusal(db, snapshot, request, event, source_ip)
             if result is not None:
                 if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.IP_REFUSED):
                     auth_throttle.record_failure("offer", source_ip)
                 reply = network.reply(result.verdict, result.message)
-                _log_delivery(snapshot.integration, delivery, result, reply)
+                await _log_delivery(db, snapshot.integration, delivery, result, reply)
                 return reply
-            if reply := _accept(snapshot, event, delivery):
+            if reply := await _accept(db, snapshot, event, delivery):
                 return reply
-            if _key_taken(snapshot.integration, event):
+            if await db.orm(_key_taken, snapshot.integration, event):
                 result = _duplicate(event)
                 reply = network.reply(result.verdict, result.message)
-                _log_delivery(snapshot.integration, delivery, result, reply)
+                await _log_delivery(db, snapshot.integration, delivery, result, reply)
                 return reply
         raise RuntimeError(f"Gave up after {MAX_ATTEMPTS} attempts: the offer kept changing.")
     except Exception:
         # Every delivery is logged, a failed one too (verdict received); its conversion write, if any, rolled back.
-        snapshot = snapshot or _select(slug, None)  # the cached integration may be gone
+        snapshot = snapshot or await _select(db, slug, None)  # the cached integration may be gone
         if snapshot is not None:
             failed = _Result(Verdict.RECEIVED, "Processing failed; the network may retry.")
-            _log_delivery(snapshot.integration, delivery, failed, Reply(500, "text/plain", ""))
+            await _log_delivery(db, snapshot.integration, delivery, failed, Reply(500, "text/plain", ""))
         raise
 
 
-def _accept(snapshot: _Snapshot, event: ConversionEvent, delivery: _Delivery, *, first: bool = False) -> Reply | None:
+async def _accept(
+    db: Database, snapshot: _Snapshot, event: ConversionEvent, delivery: _Delivery, *, first: bool = False
+) -> Reply | None:
     """Decide the event from the snapshot and record it; None, with nothing written, when the snapshot is out of
     date (another event of the offer, or this key, was recorded meanwhile; for a first event, see
     _FIRST_EVENT_GUARD)."""
@@ -170,35 +175,37 @@ def _accept(snapshot: _Snapshot, event: ConversionEvent, delivery: _Delivery, *,
     result = _Result(Verdict.ACCEPTED, message, event.transaction_id, _as_uuid(event.user_id))
     reply = get_network(integration.provider).reply(result.verdict, result.message)
     row = _delivery_row(integration, delivery, result, reply)
-    return reply if _record_conversion(snapshot, event, coins, effect, row, first=first) else None
+    return reply if await _record_conversion(db, snapshot, event, coins, effect, row, first=first) else None
 
 
-def _record_first_event(integration: _Integration, request: CallbackRequest, delivery: _Delivery) -> Reply | None:
+async def _record_first_event(
+    db: Database, integration: _Integration, request: CallbackRequest, delivery: _Delivery
+) -> Reply | None:
     """A conversion event for a cached integration, decided as the first of its offer for a user who is not
     banned, and written only if all of that holds. None when it does not apply or did not hold: every refusal,
     duplicate, debug or ban callback, and every later event of an offer, takes the full path."""
-    if connection.vendor != "postgresql":
+    if db.vendor != "postgresql":
         return None
     event = _parse(integration.provider, request)
     if not isinstance(event, ConversionEvent) or event.debug:
         return None
     assumed = _Snapshot(integration, user_exists=True, user_banned=False, chain=[])
-    if _refusal(assumed, request, event, delivery.source_ip) is not None:
+    if await _refusal(db, assumed, request, event, delivery.source_ip) is not None:
         return None
-    return _accept(assumed, event, delivery, first=True)
+    return await _accept(db, assumed, event, delivery, first=True)
 
 
 Parsed = ConversionEvent | BanEvent | InvalidCallback
 
 
-def _read(slug: str, request: CallbackRequest) -> tuple[Parsed | None, _Snapshot | None]:
+async def _read(db: Database, slug: str, request: CallbackRequest) -> tuple[Parsed | None, _Snapshot | None]:
     cached = _integrations.get(slug)
     provider = cached.provider if cached else None
     event = _parse(provider, request) if provider else None
-    snapshot = _select(slug, event)
+    snapshot = await _select(db, slug, event)
     if snapshot is not None and snapshot.integration.provider != provider:
         event = _parse(snapshot.integration.provider, request)
-        snapshot = _select(slug, event)
+        snapshot = await _select(db, slug, event)
     return event, snapshot
 
 
@@ -225,7 +232,7 @@ WHERE i.slug = %(slug)s
 """
 
 
-def _select(slug: str, event: Parsed | None) -> _Snapshot | None:
+async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | None:
     """One query, kept simple because planning it is much of its cost: the integration, and for a conversion
     event its user and the offer's recorded events. No lock: the unique chain position catches an event recorded
     after this read."""
@@ -236,9 +243,7 @@ def _select(slug: str, event: Parsed | None) -> _Snapshot | None:
         "uid": RewardUser._meta.pk.get_db_prep_value(uid, connection) if uid else None,
         "original": conversion.original_transaction_id if conversion else None,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_SELECT_SQL, params)
-        rows = cursor.fetchall()
+    rows = await db.fetchall(_SELECT_SQL, params)
     if not rows:
         return None
     first = rows[0]
@@ -255,8 +260,8 @@ def _select(slug: str, event: Parsed | None) -> _Snapshot | None:
     )
 
 
-def _refusal(
-    snapshot: _Snapshot, request: CallbackRequest, event: Parsed | None, source_ip: str | None
+async def _refusal(
+    db: Database, snapshot: _Snapshot, request: CallbackRequest, event: Parsed | None, source_ip: str | None
 ) -> _Result | None:
     """The verdict of a delivery that records no conversion (a refusal, a duplicate, a debug or ban callback),
     or None when the event is to be recorded."""
@@ -282,7 +287,7 @@ def _refusal(
         return _Result(Verdict.ACCEPTED, "Debug callback: verified and logged, no coins moved.", transaction_id)
     user_id = _as_uuid(event.user_id)
     if isinstance(event, BanEvent):
-        return _record_network_ban(integration, event, user_id)
+        return await db.orm(_record_network_ban, integration, event, user_id)
     if abs(event.amount) * integration.coin_rate >= MAX_COINS:
         return _Result(Verdict.INVALID, f"The amount {event.amount_received} is too large.", transaction_id)
     if not snapshot.user_exists:
@@ -365,8 +370,15 @@ def _decide(event: ConversionEvent, coins: int, chain: list[_ChainEvent], banned
     return _Effect(Outcome.NOTHING_TO_REVERSE)
 
 
-def _record_conversion(
-    snapshot: _Snapshot, event: ConversionEvent, coins: int, effect: _Effect, delivery: dict, *, first: bool
+async def _record_conversion(
+    db: Database,
+    snapshot: _Snapshot,
+    event: ConversionEvent,
+    coins: int,
+    effect: _Effect,
+    delivery: dict,
+    *,
+    first: bool,
 ) -> bool:
     """Write the delivery (with its final verdict), the conversion and its ledger entries together. False, with
     nothing written, when another event of the offer took this chain position or this key meanwhile, or (a
@@ -399,9 +411,9 @@ def _record_conversion(
         )
     else:
         statements = _RECORD_SQL
-    if connection.vendor == "postgresql":
-        return _record_in_one_statement(statements, row, effect, snapshot.chain)
-    return _record_step_by_step(row, effect, snapshot.chain)
+    if db.vendor == "postgresql":
+        return await _record_in_one_statement(db, statements, row, effect, snapshot.chain)
+    return await db.orm(_record_step_by_step, row, effect, snapshot.chain)
 
 
 _INSERT_CONVERSION = """
@@ -492,7 +504,9 @@ _RECORD_SQL = _record_statements("true")
 _FIRST_EVENT_SQL = _record_statements(_FIRST_EVENT_GUARD)
 
 
-def _record_in_one_statement(statements: dict[str, str], row: dict, effect: _Effect, chain: list[_ChainEvent]) -> bool:
+async def _record_in_one_statement(
+    db: Database, statements: dict[str, str], row: dict, effect: _Effect, chain: list[_ChainEvent]
+) -> bool:
     if not effect.held_delta and not effect.available_delta:
         shape = "nothing"
     elif not effect.held_delta and effect.available_delta > 0:
@@ -506,9 +520,7 @@ def _record_in_one_statement(statements: dict[str, str], row: dict, effect: _Eff
         "held_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.HELD) for c in chain],
         "available_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in chain],
     }
-    with connection.cursor() as cursor:
-        cursor.execute(statements[shape], params)
-        return cursor.fetchone() is not None
+    return await db.fetchone(statements[shape], params) is not None
 
 
 class _PositionTaken(Exception):
@@ -578,13 +590,14 @@ def _delivery_row(integration: _Integration, delivery: _Delivery, result: _Resul
     }
 
 
-def _log_delivery(integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply) -> None:
+async def _log_delivery(
+    db: Database, integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply
+) -> None:
     """A delivery that records no conversion: one INSERT with its final verdict."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_DELIVERY.format(id_column="", id_value="", source=""),
-            _delivery_row(integration, delivery, result, reply),
-        )
+    await db.execute(
+        _INSERT_DELIVERY.format(id_column="", id_value="", source=""),
+        _delivery_row(integration, delivery, result, reply),
+    )
 
 
 _KINDS = {
@@ -593,7 +606,6 @@ _KINDS = {
     (LedgerEntry.Bucket.AVAILABLE, True): LedgerEntry.Kind.OFFER_CREDIT,
     (LedgerEntry.Bucket.AVAILABLE, False): LedgerEntry.Kind.OFFER_REVERSAL,
 }
-
 
 
 def to_coins(amount: Decimal, rate: Decimal) -> int:

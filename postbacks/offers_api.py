@@ -9,6 +9,7 @@ from postbacks.models import OfferwallIntegration
 from postbacks.networks import get_network
 from postbacks.offers import receive_callback
 from rewardhub import auth_throttle
+from rewardhub.db import DJANGO_DB, Database, run_now
 from rewardhub.errors import ApiError, error_response
 from rewardhub.inputs import read_limited
 from rewardhub.schema import ErrorSchema
@@ -43,11 +44,32 @@ class OfferCallbackApi(APIView):
     Django view, and DRF only describes it for the schema."""
 
     def dispatch(self, request, *args, **kwargs):
+        return run_now(self.respond(request, DJANGO_DB, **kwargs))
+
+    async def respond(self, request, db: Database, slug: str) -> HttpResponse:
+        """Every method, under either server (rewardhub.db)."""
         if request.method not in ("GET", "POST"):
             response = error_response("method_not_allowed", f'Method "{request.method}" not allowed.', 405)
             response["Allow"] = "GET, POST"
             return response
-        return self.get(request, *args, **kwargs)
+        try:
+            read_limited(request, request.META)  # parameters come in the query; a body has no use but must be small
+        except ApiError as error:
+            return error_response(error.error_code, str(error.detail), error.status_code)
+        source_ip = auth_throttle.client_ip(request)
+        if retry_after := auth_throttle.is_blocked("offer", source_ip):
+            return await db.orm(self.throttled_reply, slug, retry_after)
+        reply = await receive_callback(
+            db=db,
+            slug=slug,
+            method=request.method,
+            path=request.path,
+            raw_query=get_str_from_wsgi(request.META, "QUERY_STRING", ""),
+            source_ip=source_ip,
+        )
+        if reply is None:
+            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
+        return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
 
     @extend_schema(
         operation_id="offer_callback",
@@ -100,23 +122,8 @@ class OfferCallbackApi(APIView):
         },
     )
     def get(self, request, slug):
-        try:
-            read_limited(request, request.META)  # parameters come in the query; a body has no use but must be small
-        except ApiError as error:
-            return error_response(error.error_code, str(error.detail), error.status_code)
-        source_ip = auth_throttle.client_ip(request)
-        if retry_after := auth_throttle.is_blocked("offer", source_ip):
-            return self.throttled_reply(slug, retry_after)
-        reply = receive_callback(
-            slug=slug,
-            method=request.method,
-            path=request.path,
-            raw_query=get_str_from_wsgi(request.META, "QUERY_STRING", ""),
-            source_ip=source_ip,
-        )
-        if reply is None:
-            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
-        return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
+        """What the schema describes: `dispatch` serves every method through `respond`."""
+        return self.dispatch(request, slug=slug)
 
     def throttled_reply(self, slug: str, retry_after: int) -> HttpResponse:
         """In the network's own format (one read, only for an IP that is already refused)."""
@@ -130,4 +137,4 @@ class OfferCallbackApi(APIView):
 
     @extend_schema(exclude=True)
     def post(self, request, slug):
-        return self.get(request, slug)
+        return self.dispatch(request, slug=slug)

@@ -15,6 +15,7 @@ from catalog.services import hash_secret
 from ledger.models import LedgerEntry, RewardUser
 from ledger.services import credit_clauses, post_entry
 from postbacks.models import UserPostback
+from rewardhub.db import Database
 from rewardhub.errors import ApiError, unauthorized
 
 # (highest level of the band, coins per milestone in it); levels above the last band earn 1.
@@ -61,15 +62,15 @@ class PostbackOutcome:
         return is_milestone(self.level_number)
 
 
-def record_partner_postback(
-    *, secret: str, pid: str, uid: uuid.UUID, gid: str, level_number: int, reason: str | None = None
+async def record_partner_postback(
+    *, db: Database, secret: str, pid: str, uid: uuid.UUID, gid: str, level_number: int, reason: str | None = None
 ) -> PostbackOutcome:
     """Authenticate, validate pid/gid/uid, record the level once and credit a milestone. On PostgreSQL all of
     it is one statement (one round trip, its own transaction); elsewhere the same steps run one by one."""
     metadata = {"reason": reason} if reason else {}
-    if connection.vendor == "postgresql":
-        return _record_in_one_statement(secret, pid, uid, gid, level_number, metadata)
-    return _record_step_by_step(secret, pid, uid, gid, level_number, metadata)
+    if db.vendor == "postgresql":
+        return await _record_in_one_statement(db, secret, pid, uid, gid, level_number, metadata)
+    return await db.orm(_record_step_by_step, secret, pid, uid, gid, level_number, metadata)
 
 
 # Columns every lookup returns, in this order; see _target_from_row.
@@ -123,7 +124,7 @@ FROM target LEFT JOIN posted ON true LEFT JOIN ledger_entry ON true
 _RECORD_SQL_BYTES = _RECORD_SQL.encode()
 
 
-def _record_in_one_statement(secret, pid, uid, gid, level_number, metadata) -> PostbackOutcome:
+async def _record_in_one_statement(db: Database, secret, pid, uid, gid, level_number, metadata) -> PostbackOutcome:
     params = {
         **_lookup_params(secret, gid, uid),
         "pid": pid,
@@ -131,9 +132,9 @@ def _record_in_one_statement(secret, pid, uid, gid, level_number, metadata) -> P
         "coins": milestone_coins(level_number),
         "metadata": json.dumps(metadata),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_RECORD_SQL_BYTES, params)
-        row = cursor.fetchone()
+    row = await db.fetchone(_RECORD_SQL_BYTES, params)
+    if row is not None and row[1] != pid:  # the secret's own pid: see _target_from_row
+        raise await db.orm(_pid_error, pid)
     target = _target_from_row(row and row[:-2], pid=pid, gid=gid, uid=uid)
     postback_id, balance_after = row[-2:]
     if postback_id is None:
@@ -191,9 +192,7 @@ def _target_from_row(row, *, pid: str, gid: str, uid: uuid.UUID) -> PostbackTarg
         raise unauthorized()
     secret_id, secret_pid, game_pk, game_active, user_id, coins, device_id, banned, stale_last_use = row
     if secret_pid != pid:
-        if StoreApp.objects.filter(pid=pid).exists():
-            raise unauthorized(f"This API secret is not valid for pid '{pid}'.")
-        raise ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
+        raise _pid_error(pid)
     if game_pk is None:
         raise ApiError("unknown_gid", f"No reward game is registered with gid '{gid}'.")
     if not game_active:
@@ -201,6 +200,13 @@ def _target_from_row(row, *, pid: str, gid: str, uid: uuid.UUID) -> PostbackTarg
     if user_id is None:
         raise ApiError("unknown_uid", f"No user {uid} in store app '{pid}'.", status.HTTP_404_NOT_FOUND)
     return PostbackTarget(secret_id, pid, gid, game_pk, uid, coins, device_id, bool(stale_last_use), bool(banned))
+
+
+def _pid_error(pid: str) -> ApiError:
+    """Another partner's pid is a 401 (the secret is not valid for it), an unknown one a 400."""
+    if StoreApp.objects.filter(pid=pid).exists():
+        return unauthorized(f"This API secret is not valid for pid '{pid}'.")
+    return ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
 
 
 _INSERT_POSTBACK_SQL = """

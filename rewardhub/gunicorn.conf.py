@@ -1,16 +1,17 @@
-"""gunicorn settings for production: `gunicorn -c rewardhub/gunicorn.conf.py rewardhub.wsgi`."""
+"""gunicorn settings for production: `gunicorn -c rewardhub/gunicorn.conf.py`."""
 
 import gc
 import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# Threaded workers: requests mostly wait on PostgreSQL (the GIL is released meanwhile), and unlike sync
-# workers they keep client connections alive instead of a TCP handshake and close per request. gunicorn's
-# gthread worker, except that workers share new connections evenly (rewardhub/gunicorn_worker.py).
+# gunicorn's asyncio worker on uvloop, one per core, serving rewardhub.asgi: the hot paths run on a pool of
+# async PostgreSQL connections (rewardhub.db), so one process keeps many requests in flight while the database
+# works, without threads handing the GIL back and forth; the rest of Django runs as Django runs under ASGI.
+wsgi_app = "rewardhub.asgi:application"
+worker_class = "asgi"
+asgi_loop = "uvloop"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-worker_class = "rewardhub.gunicorn_worker.BalancedThreadWorker"
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
 # gunicorn's C request parser (gunicorn_h1c, picohttpparser) instead of its pure-Python one: parsing each
 # request was ~9% of a worker's time on the hot paths. "fast" fails at start-up rather than fall back silently.
 http_parser = "fast"

@@ -10,8 +10,11 @@ request_started/request_finished (database connection upkeep), SecurityMiddlewar
 Every other request goes to Django's handler unchanged.
 """
 
+import io
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_path_info
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -20,15 +23,29 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.utils.log import log_response
 
+from rewardhub.db import PooledDatabase
 from rewardhub.middleware import database_unavailable
 
 
-class HotPaths:
-    def __init__(self, handler: WSGIHandler):
+class _HotPaths:
+    def __init__(self, handler: WSGIHandler | ASGIHandler):
         self.handler = handler
         self.routes = hot_routes(get_resolver(), set(settings.HOT_PATHS))
         self.security = SecurityMiddleware(self.handler.get_response)
         self.frame_options = XFrameOptionsMiddleware(self.handler.get_response)
+
+    def finish(self, request, response) -> list[tuple[str, str]]:
+        """The response's headers once the security middleware has seen it, with Django's logging of errors."""
+        response = self.frame_options.process_response(request, self.security.process_response(request, response))
+        if response.status_code >= 400:
+            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+        if not response.has_header("Content-Length"):  # keep-alive clients need it (CommonMiddleware's job elsewhere)
+            response["Content-Length"] = str(len(response.content))
+        return [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())]
+
+
+class HotPaths(_HotPaths):
+    """WSGI: the hot paths' views on Django's connection (rewardhub.db.DJANGO_DB)."""
 
     def __call__(self, environ, start_response):
         path_info = get_path_info(environ)
@@ -48,17 +65,73 @@ class HotPaths:
             response = self.security.process_request(request) or view(request, **kwargs)
         except Exception as exc:  # answered as Django's handler answers a view's exception
             response = database_unavailable(exc) or response_for_exception(request, exc)
-        response = self.frame_options.process_response(request, self.security.process_response(request, response))
+        headers = self.finish(request, response)
         request.close()
         connection_upkeep(database)
-        if response.status_code >= 400:
-            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
-        if not response.has_header("Content-Length"):  # keep-alive clients need it (CommonMiddleware's job elsewhere)
-            response["Content-Length"] = str(len(response.content))
-        cookies = [("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values()]
-        headers = [*response.items(), *cookies]
         start_response(f"{response.status_code} {response.reason_phrase}", headers)
         return [response.content]
+
+
+class AsyncHotPaths(_HotPaths):
+    """ASGI: the hot paths' coroutines on a pool of async connections (rewardhub.db.PooledDatabase), opened when
+    the worker starts; every other request goes to Django's ASGI handler. Without PostgreSQL, or under a server
+    that sends no lifespan events, there is no pool and Django's handler serves the hot paths too."""
+
+    def __init__(self, handler: ASGIHandler):
+        super().__init__(handler)
+        self.database: PooledDatabase | None = None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await self.lifespan(receive, send)
+        if scope["type"] == "http" and self.database is not None:
+            path_info = scope["path"].removeprefix(scope.get("root_path", ""))
+            for route in self.routes:
+                if match := route.pattern.match(path_info.removeprefix("/")):
+                    return await self.serve(route.callback, match[2], scope, receive, send)
+        return await self.handler(scope, receive, send)
+
+    async def lifespan(self, receive, send) -> None:
+        while (await receive())["type"] == "lifespan.startup":
+            if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+                self.database = await PooledDatabase.open(size=settings.DB_POOL_SIZE, timeout=settings.DB_POOL_TIMEOUT)
+            await send({"type": "lifespan.startup.complete"})
+        if self.database is not None:
+            await self.database.close()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def serve(self, view, kwargs: dict, scope, receive, send) -> None:
+        body = await read_body(receive, settings.API_MAX_BODY_BYTES + 1)
+        if body is None:
+            return  # the client went away
+        # As a WSGI environ holds it (latin-1), for the views' get_str_from_wsgi: bytes that are not UTF-8 then
+        # read as U+FFFD, where ASGIRequest's own decoding would fail on them.
+        scope = {**scope, "query_string": scope.get("query_string", b"").decode("latin-1")}
+        request = ASGIRequest(scope, io.BytesIO(body))
+        try:
+            response = self.security.process_request(request) or await view.view_class(**view.view_initkwargs).respond(
+                request, self.database, **kwargs
+            )
+        except Exception as exc:  # answered as Django's handler answers a view's exception
+            response = database_unavailable(exc) or response_for_exception(request, exc)
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.finish(request, response)]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": response.content})
+
+
+async def read_body(receive, limit: int) -> bytes | None:
+    """The request's body, or its first `limit` bytes when it is longer (the view refuses it: 413); None when the
+    client disconnected first."""
+    chunks, size = [], 0
+    while size < limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
 
 
 def connection_upkeep(database) -> None:

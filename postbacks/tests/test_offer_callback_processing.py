@@ -46,9 +46,9 @@ def test_event_decided_from_a_stale_read_is_decided_again(app, user, monkeypatch
     select = offers._select
     reads = []
 
-    def stale_first(slug, event):
+    async def stale_first(db, slug, event):
         # The first read misses the credit, as if it had been committed just after the read.
-        snapshot = select(slug, event)
+        snapshot = await select(db, slug, event)
         reads.append(snapshot)
         if len(reads) == 1 and snapshot.chain:
             return dataclasses.replace(snapshot, chain=[])

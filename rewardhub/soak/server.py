@@ -56,7 +56,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(*, workers: int = 2, threads: int = 4) -> Iterator[LiveServer]:
+def gunicorn_server(*, workers: int = 2) -> Iterator[LiveServer]:
     """Started and stopped around the block; the error log is kept in a temporary file for failures."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -66,7 +66,6 @@ def gunicorn_server(*, workers: int = 2, threads: int = 4) -> Iterator[LiveServe
         "DATABASE_URL": database_url(),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": str(workers),
-        "GUNICORN_THREADS": str(threads),
         "PUBLIC_BASE_URL": base_url,  # BitLabs signs the public URL; the clients sign this one
         "DEBUG": "false",
         # All clients share 127.0.0.1 and the mixed load sends wrong secrets on purpose: the failed-auth
@@ -75,7 +74,7 @@ def gunicorn_server(*, workers: int = 2, threads: int = 4) -> Iterator[LiveServe
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(GUNICORN), "-c", str(CONFIG), "rewardhub.wsgi"],
+            [str(GUNICORN), "-c", str(CONFIG)],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log,

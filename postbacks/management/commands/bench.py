@@ -286,7 +286,7 @@ def gunicorn(port: int):
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     config = Path(settings.BASE_DIR) / "rewardhub" / "gunicorn.conf.py"
     server = subprocess.Popen(
-        [str(Path(os.sys.executable).parent / "gunicorn"), "-c", str(config), "rewardhub.wsgi"],
+        [str(Path(os.sys.executable).parent / "gunicorn"), "-c", str(config)],
         env=env,
         cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,

@@ -1,0 +1,140 @@
+"""How the hot paths reach the database, written once for both of the ways they are served.
+
+The partner postback, offer callback and giveaway task callback are coroutines that run their SQL through a
+`Database` passed in, never through Django's connection directly:
+- Under WSGI (runserver, the test suite, SQLite) `DJANGO_DB` runs each statement on Django's connection, so
+  tests' transactions and SQLite behave as for any view. None of its methods ever waits, so `run_now` runs the
+  coroutine to its end without an event loop.
+- Under ASGI (gunicorn's asgi worker, production on PostgreSQL) `PooledDatabase` runs them on a pool of async
+  psycopg connections: one worker keeps many requests in flight while PostgreSQL works, without threads.
+The rare branches that use the ORM (refusals, bans, SQLite) go through `Database.orm`: called directly under
+WSGI, in Django's sync thread under ASGI.
+"""
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import psycopg
+from asgiref.sync import sync_to_async
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+from django.db import utils as django_errors
+from psycopg_pool import AsyncConnectionPool
+
+
+class DjangoDatabase:
+    """Django's default connection: whatever the settings name, in the caller's transaction if any."""
+
+    @property
+    def vendor(self) -> str:
+        return connections[DEFAULT_DB_ALIAS].vendor
+
+    async def fetchone(self, sql: str | bytes, params) -> tuple | None:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    async def fetchall(self, sql: str | bytes, params) -> list[tuple]:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    async def execute(self, sql: str | bytes, params) -> None:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(sql, params)
+
+    async def orm(self, function: Callable, *args, **kwargs):
+        return function(*args, **kwargs)
+
+
+DJANGO_DB = DjangoDatabase()
+
+
+def run_now(coroutine: Coroutine) -> Any:
+    """The result of a hot-path coroutine running on DJANGO_DB, which completes without ever suspending."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("A hot path awaited something other than DJANGO_DB; it cannot run without an event loop.")
+
+
+# Django's exception classes, most specific first, so callers catch the same errors under either server.
+_DJANGO_ERRORS = tuple(
+    getattr(django_errors, name)
+    for name in (
+        "IntegrityError",
+        "DataError",
+        "OperationalError",
+        "InterfaceError",
+        "InternalError",
+        "ProgrammingError",
+        "NotSupportedError",
+        "DatabaseError",
+        "Error",
+    )
+)
+
+
+def _as_django_error(error: psycopg.Error) -> Exception:
+    """As Django's DatabaseErrorWrapper does: the Django class named like the psycopg class it derives from."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    django_class = next(cls for cls in _DJANGO_ERRORS if cls.__name__ in names)
+    return django_class(*error.args)
+
+
+class PooledDatabase:
+    """Autocommit connections from a psycopg pool: every hot-path statement is its own transaction, as it is on
+    Django's connection. A connection that broke is discarded by the pool when returned; the request that found
+    it broken gets a Django OperationalError (503, rewardhub.middleware) and the next gets a new connection."""
+
+    vendor = "postgresql"
+
+    def __init__(self, pool: AsyncConnectionPool):
+        self.pool = pool
+
+    @classmethod
+    async def open(cls, *, size: int, timeout: float) -> "PooledDatabase":
+        """A pool with the settings' connection parameters and type adapters (those of Django's connection)."""
+        params = connections[DEFAULT_DB_ALIAS].get_connection_params()
+        params.pop("cursor_factory")  # Django's is a sync cursor; psycopg's async default binds server-side too
+        pool = AsyncConnectionPool(
+            kwargs={**params, "autocommit": True}, min_size=size, max_size=size, timeout=timeout, open=False
+        )
+        await pool.open(wait=False)  # a database that is down now answers 503 per request, not a dead worker
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def fetchone(self, sql: str | bytes, params) -> tuple | None:
+        return await self._run(sql, params, "fetchone")
+
+    async def fetchall(self, sql: str | bytes, params) -> list[tuple]:
+        return await self._run(sql, params, "fetchall")
+
+    async def execute(self, sql: str | bytes, params) -> None:
+        await self._run(sql, params, None)
+
+    async def _run(self, sql: str | bytes, params, fetch: str | None):
+        try:
+            async with self.pool.connection() as conn:
+                cursor = await conn.execute(sql, params)
+                return await getattr(cursor, fetch)() if fetch else None
+        except psycopg.Error as error:
+            raise _as_django_error(error) from error
+
+    async def orm(self, function: Callable, *args, **kwargs):
+        return await sync_to_async(_with_connection_upkeep)(function, *args, **kwargs)
+
+
+Database = DjangoDatabase | PooledDatabase
+
+
+def _with_connection_upkeep(function: Callable, *args, **kwargs):
+    """What request_started/finished do for a view: drop a connection that broke or outlived CONN_MAX_AGE."""
+    close_old_connections()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        close_old_connections()
