@@ -1,20 +1,22 @@
-"""The hot paths, served straight from the WSGI entry point.
+"""The hot paths, served straight from the WSGI and ASGI entry points.
 
 Partner postbacks, offer-network callbacks and giveaway task callbacks are nearly all of the traffic. Their
 views authenticate with their own secrets and signatures and use no session, user, CSRF token, message or
 login-attempt tracking, yet Django's handler ran that whole middleware stack, and URL resolution, on every
-request: most of each request's Python time besides the view's own (README, Performance). HotPaths calls
-the views of the URLs named in settings.HOT_PATHS directly and keeps what matters for them from the handler:
-request_started/request_finished (database connection upkeep), SecurityMiddleware and XFrameOptionsMiddleware
-(HTTPS redirect, security headers), the 503 for a lost database, and Django's exception responses and logging.
-Every other request goes to Django's handler unchanged.
+request: most of each request's Python time besides the view's own (README, Performance). HotPaths (WSGI) and
+AsyncHotPaths (ASGI, production) call the views of the URLs named in settings.HOT_PATHS directly, each view's
+`respond` coroutine with the server's Database (rewardhub.db), and keep what matters for them from the
+handler: database connection upkeep, SecurityMiddleware and XFrameOptionsMiddleware (HTTPS redirect, security
+headers), the 503 for a lost database, and Django's exception responses and logging. Every other request goes
+to Django's handler unchanged.
 """
 
 import io
 
+from a2wsgi import WSGIMiddleware
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.exception import response_for_exception
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_path_info
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -28,7 +30,7 @@ from rewardhub.middleware import database_unavailable
 
 
 class _HotPaths:
-    def __init__(self, handler: WSGIHandler | ASGIHandler):
+    def __init__(self, handler: WSGIHandler):
         self.handler = handler
         self.routes = hot_routes(get_resolver(), set(settings.HOT_PATHS))
         self.security = SecurityMiddleware(self.handler.get_response)
@@ -74,11 +76,15 @@ class HotPaths(_HotPaths):
 
 class AsyncHotPaths(_HotPaths):
     """ASGI: the hot paths' coroutines on a pool of async connections (rewardhub.db.PooledDatabase), opened when
-    the worker starts; every other request goes to Django's ASGI handler. Without PostgreSQL, or under a server
-    that sends no lifespan events, there is no pool and Django's handler serves the hot paths too."""
+    the worker starts. Every other request goes to Django's WSGI handler in a pool of DJANGO_THREADS threads
+    (a2wsgi), each with its persistent connection: Django's own ASGI handler runs a request's sync code (our
+    views, DRF, the admin, most middleware) in a thread of its own, with a new database connection each time,
+    and served GET /api/app/me at a fifth of this. Without PostgreSQL, or under a server that sends no
+    lifespan events, there is no pool and the WSGI handler serves the hot paths too."""
 
-    def __init__(self, handler: ASGIHandler):
+    def __init__(self, handler: WSGIHandler):
         super().__init__(handler)
+        self.django = WSGIMiddleware(handler, workers=settings.DJANGO_THREADS)
         self.database: PooledDatabase | None = None
 
     async def __call__(self, scope, receive, send):
@@ -89,7 +95,7 @@ class AsyncHotPaths(_HotPaths):
             for route in self.routes:
                 if match := route.pattern.match(path_info.removeprefix("/")):
                     return await self.serve(route.callback, match[2], scope, receive, send)
-        return await self.handler(scope, receive, send)
+        return await self.django(scope, receive, send)
 
     async def lifespan(self, receive, send) -> None:
         while (await receive())["type"] == "lifespan.startup":

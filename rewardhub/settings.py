@@ -91,11 +91,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # connections (rewardhub.db); a request waits at most DB_POOL_TIMEOUT seconds for one, then answers 503.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=8)
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=3.0)
+# Every other request runs Django's WSGI handler in one of this many threads per worker.
+DJANGO_THREADS = env.int("DJANGO_THREADS", default=4)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Failed-authentication counters (rewardhub.auth_throttle) and DRF throttles live here. The default is
 # per process; with several gunicorn workers set CACHE_URL=redis://127.0.0.1:6379/1 so they share one count.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # The hot paths check the throttle on a worker's event loop (rewardhub.asgi): a Redis that hangs costs a
+    # request at most this long (auth_throttle then lets it through unthrottled), never the whole worker.
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_timeout=0.2, socket_connect_timeout=0.2)
 
 # Every API refuses a client IP (429 + Retry-After) for AUTH_FAILURE_WINDOW seconds once it has failed to
 # authenticate AUTH_FAILURE_LIMIT times within that many seconds (rewardhub.auth_throttle).

@@ -206,7 +206,7 @@ def test_a_test_participants_callback_is_recorded_for_the_host_to_check():
     assert CallbackAttempt.objects.get(participant=tester).signature_valid
 
 
-def test_other_paths_go_to_djangos_asgi_handler():
+def test_other_paths_go_through_djangos_full_stack():
     (answer,) = serve((("GET", "/admin/login/"), {}))
     assert answer.status_code == 200
     assert "csrftoken" in answer.headers.get("set-cookie", "")

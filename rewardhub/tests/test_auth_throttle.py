@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import socket
 import time
 from unittest import mock
 
@@ -17,6 +18,7 @@ from ledger.services import issue_app_token
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferDelivery
 from postbacks.tests.offer_factories import BITLABS_SECRET, USER_ID, WANNADS_SECRET, integration, wannads_path
+from rewardhub.tests.test_deploy_settings import run
 
 pytestmark = pytest.mark.django_db
 
@@ -255,3 +257,13 @@ def test_the_apis_keep_answering_when_the_shared_cache_is_down(user, app):
 
     assert refused.status_code == 401
     assert (accepted.status_code, accepted.json()["coinDelta"]) == (200, 25)
+
+
+def test_a_shared_cache_that_stops_answering_delays_a_check_by_at_most_its_timeout():
+    """Under ASGI the check runs on a worker's event loop: a hung Redis must not stall every request."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never answers
+        port = silent.getsockname()[1]
+        check = "from rewardhub import auth_throttle; print(auth_throttle.is_blocked('partner', '203.0.113.9'))"
+        result = run(["manage.py", "shell", "-c", check], CACHE_URL=f"redis://127.0.0.1:{port}/1", LOG_LEVEL="ERROR")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "None"
