@@ -439,6 +439,8 @@ _INSERT_DELIVERY = """
     {source}
 """
 
+_LOG_DELIVERY_SQL = _INSERT_DELIVERY.format(id_column="", id_value="", source="")
+
 # A first event is recorded only if the integration is still as this process cached it (so its signature was
 # checked with the current secret, its address with the current allowlist, its coins at the current rate), the
 # user is in the integration's app and not banned, and the offer has no event yet: its chain position 1 is free,
@@ -464,11 +466,12 @@ delivery AS ({delivery})
 """
 
 
-def _record_statements(guard: str) -> dict[str, str]:
+def _record_statements(guard: str) -> dict[str, bytes]:
     """Three shapes of one statement, because planning is much of its cost and most events are the first two:
-    no coins move; coins become available (a credit); anything else (holds, releases, reversals)."""
+    no coins move; coins become available (a credit); anything else (holds, releases, reversals). Encoded once:
+    psycopg would encode (and hash, for its statement cache) the 3 KB text on every call."""
     record_event = _record_event(guard)
-    return {
+    shapes = {
         "nothing": f"{record_event} SELECT id FROM conversion",
         "credit": f"""{record_event},
 credit AS (
@@ -498,6 +501,7 @@ moves AS (
 SELECT id FROM conversion
 """,
     }
+    return {shape: sql.encode() for shape, sql in shapes.items()}
 
 
 _RECORD_SQL = _record_statements("true")
@@ -505,7 +509,7 @@ _FIRST_EVENT_SQL = _record_statements(_FIRST_EVENT_GUARD)
 
 
 async def _record_in_one_statement(
-    db: Database, statements: dict[str, str], row: dict, effect: _Effect, chain: list[_ChainEvent]
+    db: Database, statements: dict[str, bytes], row: dict, effect: _Effect, chain: list[_ChainEvent]
 ) -> bool:
     if not effect.held_delta and not effect.available_delta:
         shape = "nothing"
@@ -531,7 +535,7 @@ def _record_step_by_step(row: dict, effect: _Effect, chain: list[_ChainEvent]) -
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute(_INSERT_DELIVERY.format(id_column="", id_value="", source="") + " RETURNING id", row)
+                cursor.execute(_LOG_DELIVERY_SQL + " RETURNING id", row)
                 (delivery_id,) = cursor.fetchone()
                 cursor.execute(
                     _INSERT_CONVERSION.format(delivery_id="%(delivery)s", source="WHERE true"),
@@ -594,10 +598,7 @@ async def _log_delivery(
     db: Database, integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply
 ) -> None:
     """A delivery that records no conversion: one INSERT with its final verdict."""
-    await db.execute(
-        _INSERT_DELIVERY.format(id_column="", id_value="", source=""),
-        _delivery_row(integration, delivery, result, reply),
-    )
+    await db.execute(_LOG_DELIVERY_SQL, _delivery_row(integration, delivery, result, reply))
 
 
 _KINDS = {
