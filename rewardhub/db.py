@@ -125,7 +125,9 @@ class PooledDatabase:
             raise _as_django_error(error) from error
 
     async def orm(self, function: Callable, *args, **kwargs):
-        return await sync_to_async(_with_connection_upkeep)(function, *args, **kwargs)
+        # Not thread-sensitive: in asgiref's one shared thread, every rare branch of every request would wait
+        # for the others; each pool thread keeps its own Django connection.
+        return await sync_to_async(_with_connection_upkeep, thread_sensitive=False)(function, *args, **kwargs)
 
 
 Database = DjangoDatabase | PooledDatabase

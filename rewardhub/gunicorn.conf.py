@@ -7,9 +7,10 @@ import os
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # gunicorn's asyncio worker on uvloop, one per core, serving rewardhub.asgi: the hot paths run on a pool of
 # async PostgreSQL connections (rewardhub.db), so one process keeps many requests in flight while the database
-# works, without threads handing the GIL back and forth; the rest of Django runs as Django runs under ASGI.
+# works, without threads handing the GIL back and forth; everything else runs on Django's WSGI handler in a
+# few threads. The workers share new connections evenly (rewardhub/gunicorn_worker.py).
 wsgi_app = "rewardhub.asgi:application"
-worker_class = "asgi"
+worker_class = "rewardhub.gunicorn_worker.BalancedASGIWorker"
 asgi_loop = "uvloop"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 # gunicorn's C request parser (gunicorn_h1c, picohttpparser) instead of its pure-Python one: parsing each

@@ -1,5 +1,5 @@
-"""The workers share a burst of kept-alive connections: a worker serves its connections on one core (one event
-loop), so a worker holding most of them would limit them all to its pace while the other core idled."""
+"""The workers share a burst of kept-alive connections (rewardhub/gunicorn_worker.py): a worker serves its
+connections on one core (one event loop), so a worker holding most of them would limit them all to its pace."""
 
 import http.client
 import os
@@ -77,6 +77,6 @@ def test_bursts_of_kept_alive_connections_are_shared_by_the_workers(server):
 
     most_held = [max(burst(server, workers).values()) for _ in range(BURSTS)]
 
-    # Even is 8 each. gunicorn's gthread worker, used before the asgi worker, left a median of 11 (up to 15)
-    # with the busier worker.
+    # Even is 8 each. gunicorn's own asgi worker left a median of 10 or 11 (up to 13) with the busier worker,
+    # its gthread worker 11 (up to 15).
     assert statistics.median(most_held) <= 9, most_held
