@@ -5,25 +5,19 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# gunicorn's asyncio worker on uvloop, one per core, serving rewardhub.asgi: the hot paths run on a pool of
-# async PostgreSQL connections (rewardhub.db), so one process keeps many requests in flight while the database
-# works, without threads handing the GIL back and forth; everything else runs on Django's WSGI handler in a
-# few threads. The workers share new connections evenly (rewardhub/gunicorn_worker.py).
+# uvicorn's gunicorn worker (httptools, uvloop), one per core, serving rewardhub.asgi: the hot paths run on a
+# pool of async PostgreSQL connections (rewardhub.db), so one process keeps many requests in flight while the
+# database works, without threads handing the GIL back and forth; everything else runs on Django's WSGI handler
+# in a few threads. The workers share new connections evenly (rewardhub/gunicorn_worker.py).
 wsgi_app = "rewardhub.asgi:application"
-worker_class = "rewardhub.gunicorn_worker.BalancedASGIWorker"
-asgi_loop = "uvloop"
+worker_class = "rewardhub.gunicorn_worker.BalancedUvicornWorker"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-# gunicorn's C request parser (gunicorn_h1c, picohttpparser) instead of its pure-Python one: parsing each
-# request was ~9% of a worker's time on the hot paths. "fast" fails at start-up rather than fall back silently.
-http_parser = "fast"
 keepalive = 30
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 max_requests = 0
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
-# Behind a proxy, gunicorn trusts X-Forwarded-* only from these addresses.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def post_worker_init(worker):

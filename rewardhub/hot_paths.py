@@ -95,7 +95,7 @@ class AsyncHotPaths(_HotPaths):
             for route in self.routes:
                 if match := route.pattern.match(path_info.removeprefix("/")):
                     return await self.serve(route.callback, match[2], scope, receive, send)
-        return await self.django(scope, receive, send)
+        return await self.django(without_underscore_headers(scope) if scope["type"] == "http" else scope, receive, send)
 
     async def lifespan(self, receive, send) -> None:
         while (await receive())["type"] == "lifespan.startup":
@@ -123,6 +123,12 @@ class AsyncHotPaths(_HotPaths):
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.finish(request, response)]
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": response.content})
+
+
+def without_underscore_headers(scope: dict) -> dict:
+    """As gunicorn's own HTTP parser and Django's ASGIRequest drop them, and uvicorn does not: in a WSGI environ
+    `X_Forwarded_For` would read as `X-Forwarded-For`, a client address of the sender's choosing."""
+    return {**scope, "headers": [(name, value) for name, value in scope["headers"] if b"_" not in name]}
 
 
 async def read_body(receive, limit: int) -> bytes | None:

@@ -7,6 +7,7 @@ import json
 from contextlib import asynccontextmanager
 
 import pytest
+from a2wsgi import WSGIMiddleware
 from asgiref.sync import sync_to_async
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool
@@ -215,3 +216,20 @@ def test_other_paths_go_through_djangos_full_stack():
 def test_run_now_refuses_a_coroutine_that_would_wait():
     with pytest.raises(RuntimeError, match="event loop"):
         run_now(asyncio.sleep(0))
+
+
+def test_a_header_named_with_underscores_cannot_pose_as_another_for_django():
+    seen = {}
+
+    def remember(environ, start_response):
+        seen["forwarded_for"] = environ.get("HTTP_X_FORWARDED_FOR")
+        start_response("200 OK", [])
+        return [b""]
+
+    async def scenario():
+        async with serving() as app:
+            app.django = WSGIMiddleware(remember)
+            return await call(app, "GET", "/healthz", headers={"X_Forwarded_For": "203.0.113.9"})
+
+    assert asyncio.run(scenario()).status_code == 200
+    assert seen["forwarded_for"] is None
