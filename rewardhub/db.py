@@ -5,7 +5,7 @@ The partner postback, offer callback and giveaway task callback are coroutines t
 - Under WSGI (runserver, the test suite, SQLite) `DJANGO_DB` runs each statement on Django's connection, so
   tests' transactions and SQLite behave as for any view. None of its methods ever waits, so `run_now` runs the
   coroutine to its end without an event loop.
-- Under ASGI (gunicorn's asgi worker, production on PostgreSQL) `PooledDatabase` runs them on a pool of async
+- Under ASGI (gunicorn's uvicorn workers, production on PostgreSQL) `PooledDatabase` runs them on a pool of async
   psycopg connections: one worker keeps many requests in flight while PostgreSQL works, without threads.
 The rare branches that use the ORM (refusals, bans, SQLite) go through `Database.orm`: called directly under
 WSGI, in Django's sync thread under ASGI.

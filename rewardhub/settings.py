@@ -87,7 +87,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side parameters let psycopg prepare a statement a connection runs repeatedly (the hot paths),
     # so PostgreSQL plans it once per connection instead of once per request.
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
-# Under ASGI (gunicorn's asgi worker) each worker serves the hot paths from a pool of this many async
+# Under ASGI (production's uvicorn workers) each worker serves the hot paths from a pool of this many async
 # connections (rewardhub.db); a request waits at most DB_POOL_TIMEOUT seconds for one, then answers 503.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=8)
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=3.0)

@@ -1,5 +1,5 @@
-"""rewardhub.asgi.application, as gunicorn's asgi worker runs it in production: the hot paths on a pool of async
-PostgreSQL connections opened at lifespan start-up, everything else through Django's ASGI handler. The pool's
+"""rewardhub.asgi.application, as production's uvicorn workers run it: the hot paths on a pool of async
+PostgreSQL connections opened at lifespan start-up, everything else through Django's WSGI handler. The pool's
 connections do not see a test's transaction, so these tests commit their data (transaction=True)."""
 
 import asyncio
