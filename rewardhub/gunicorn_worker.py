@@ -3,7 +3,8 @@
 uvicorn's HTTP protocol took ~12% less CPU per postback than gunicorn's own asgi protocol (README, Performance).
 Its settings here keep gunicorn's behaviour where the application relies on it: no proxy-header rewriting of the
 client address (rewardhub reads X-Forwarded-For itself, TRUSTED_PROXY_HOPS), no access log unless gunicorn's
-is on, and an application that cannot start (lifespan) stops gunicorn instead of serving without its pool.
+is on, an application that cannot start (lifespan) stops gunicorn instead of serving without its pool, and a
+worker whose master is gone stops (at its next heartbeat).
 
 The workers accept from one listening socket, and a kept-alive connection stays with the worker that accepted
 it. asyncio's server accepts every pending connection when it wakes, so whichever worker woke first took most of
@@ -15,6 +16,8 @@ all, each at most ACCEPT_PAUSE later.
 """
 
 import asyncio
+import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -26,22 +29,28 @@ from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 ACCEPT_PAUSE = 0.001  # seconds: short enough not to limit how fast a busy worker takes new connections
+ACCEPT_RETRY_DELAY = 1.0  # seconds, after accept failed for want of file descriptors or memory (asyncio's value)
+
+logger = logging.getLogger(__name__)
 
 
 class BalancedUvicornWorker(UvicornWorker):
     CONFIG_KWARGS = {"loop": "uvloop", "http": "httptools", "lifespan": "on", "proxy_headers": False}
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.config.access_log = bool(self.cfg.accesslog)
-
     async def _serve(self) -> None:
         self.config.app = self.wsgi
-        server = BalancedServer(config=self.config)
+        self.server = BalancedServer(config=self.config)
         self._install_sigquit_handler()
-        await server.serve(sockets=self.sockets)
-        if not server.started:
+        await self.server.serve(sockets=self.sockets)
+        if not self.server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    async def callback_notify(self) -> None:
+        """The heartbeat, and what gunicorn's own workers do on it: stop when the master is gone."""
+        self.notify()
+        if self.ppid != os.getppid():
+            self.log.info("Parent changed, shutting down: %s", self)
+            self.server.should_exit = True
 
 
 class BalancedServer(Server):
@@ -76,18 +85,29 @@ class BalancedListener:
     def accept(self) -> None:
         try:
             conn, _ = self.sock.accept()
-        except (BlockingIOError, InterruptedError):
-            return  # a sibling worker took it
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # a sibling worker took it, or the client gave up
+        except OSError as error:  # out of file descriptors or memory: as asyncio's own server, retry in a while
+            logger.error("Accepting a connection failed (%s); retrying in %s s.", error, ACCEPT_RETRY_DELAY)
+            self.pause(ACCEPT_RETRY_DELAY)
+            return
         conn.setblocking(False)
         self.connecting += 1
         task = self.loop.create_task(self.loop.connect_accepted_socket(self.create_protocol, conn, ssl=self.ssl))
         task.add_done_callback(self.connected)
         if len(self.held) + self.connecting >= settings.DB_POOL_SIZE:
-            self.loop.remove_reader(self.sock.fileno())
-            self.loop.call_later(ACCEPT_PAUSE, self.resume)
+            self.pause(ACCEPT_PAUSE)
+
+    def pause(self, seconds: float) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.loop.call_later(seconds, self.resume)
 
     def connected(self, task: asyncio.Task) -> None:
         self.connecting -= 1
+        if task.cancelled() or task.exception() is not None:
+            return  # the client left before its connection was set up
+        if self.closed:  # set up after shutdown went through the open connections: close it too
+            task.result()[1].shutdown()
 
     def resume(self) -> None:
         if not self.closed:
