@@ -8,16 +8,14 @@ The partner postback, offer callback and giveaway task callback are coroutines t
 - Under ASGI (gunicorn's uvicorn workers, production on PostgreSQL) `PooledDatabase` runs them on a pool of async
   psycopg connections: one worker keeps many requests in flight while PostgreSQL works, without threads.
 The rare branches that use the ORM (refusals, bans, SQLite) go through `Database.orm`: called directly under
-WSGI, in Django's sync thread under ASGI.
+WSGI, in a worker thread under ASGI.
 """
 
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import psycopg
 from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
-from django.db import utils as django_errors
 from psycopg_pool import AsyncConnectionPool
 
 
@@ -29,18 +27,18 @@ class DjangoDatabase:
         return connections[DEFAULT_DB_ALIAS].vendor
 
     async def fetchone(self, sql: str | bytes, params) -> tuple | None:
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
+        return self._run(sql, params, "fetchone")
 
     async def fetchall(self, sql: str | bytes, params) -> list[tuple]:
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        return self._run(sql, params, "fetchall")
 
     async def execute(self, sql: str | bytes, params) -> None:
+        self._run(sql, params, None)
+
+    def _run(self, sql: str | bytes, params, fetch: str | None):
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute(sql, params)
+            return getattr(cursor, fetch)() if fetch else None
 
     async def orm(self, function: Callable, *args, **kwargs):
         return function(*args, **kwargs)
@@ -57,30 +55,6 @@ def run_now(coroutine: Coroutine) -> Any:
         return done.value
     coroutine.close()
     raise RuntimeError("A hot path awaited something other than DJANGO_DB; it cannot run without an event loop.")
-
-
-# Django's exception classes, most specific first, so callers catch the same errors under either server.
-_DJANGO_ERRORS = tuple(
-    getattr(django_errors, name)
-    for name in (
-        "IntegrityError",
-        "DataError",
-        "OperationalError",
-        "InterfaceError",
-        "InternalError",
-        "ProgrammingError",
-        "NotSupportedError",
-        "DatabaseError",
-        "Error",
-    )
-)
-
-
-def _as_django_error(error: psycopg.Error) -> Exception:
-    """As Django's DatabaseErrorWrapper does: the Django class named like the psycopg class it derives from."""
-    names = {cls.__name__ for cls in type(error).__mro__}
-    django_class = next(cls for cls in _DJANGO_ERRORS if cls.__name__ in names)
-    return django_class(*error.args)
 
 
 class PooledDatabase:
@@ -117,12 +91,11 @@ class PooledDatabase:
         await self._run(sql, params, None)
 
     async def _run(self, sql: str | bytes, params, fetch: str | None):
-        try:
+        # Raised as Django's classes, as on Django's own connection, so callers catch the same errors either way.
+        with connections[DEFAULT_DB_ALIAS].wrap_database_errors:
             async with self.pool.connection() as conn:
                 cursor = await conn.execute(sql, params)
                 return await getattr(cursor, fetch)() if fetch else None
-        except psycopg.Error as error:
-            raise _as_django_error(error) from error
 
     async def orm(self, function: Callable, *args, **kwargs):
         # Not thread-sensitive: in asgiref's one shared thread, every rare branch of every request would wait

@@ -95,7 +95,7 @@ class AsyncHotPaths(_HotPaths):
             for route in self.routes:
                 if match := route.pattern.match(path_info.removeprefix("/")):
                     return await self.serve(route.callback, match[2], scope, receive, send)
-        return await self.django(without_underscore_headers(scope) if scope["type"] == "http" else scope, receive, send)
+        return await self.django(without_underscore_headers(scope), receive, send)
 
     async def lifespan(self, receive, send) -> None:
         while (await receive())["type"] == "lifespan.startup":
