@@ -70,10 +70,16 @@ async def record_partner_postback(
     metadata = {"reason": reason} if reason else {}
     if db.vendor == "postgresql":
         return await _record_in_one_statement(db, secret, pid, uid, gid, level_number, metadata)
-    return await db.orm(_record_step_by_step, secret, pid, uid, gid, level_number, metadata)
+    params = _lookup_params(secret, gid, uid)
+    params["touch_cutoff"] = PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(
+        params["touch_cutoff"], connection
+    )
+    params["uid"] = _user_pk(uid)
+    target = await _target(db, await db.fetchone(_TARGET_SQL, params), pid=pid, gid=gid, uid=uid)
+    return await db.orm(_record_step_by_step, target, level_number, metadata)
 
 
-# Columns every lookup returns, in this order; see _target_from_row.
+# Columns every lookup returns, in this order; see _target.
 _TARGET_SQL = """
     SELECT s.id AS secret_id, a.pid AS secret_pid, g.id AS game_pk, g.active AS game_active,
            u.id AS user_id, u.coins, u.device_id, u.banned_at IS NOT NULL AS banned,
@@ -133,9 +139,7 @@ async def _record_in_one_statement(db: Database, secret, pid, uid, gid, level_nu
         "metadata": json.dumps(metadata),
     }
     row = await db.fetchone(_RECORD_SQL_BYTES, params)
-    if row is not None and row[1] != pid:  # the secret's own pid: see _target_from_row
-        raise await db.orm(_pid_error, pid)
-    target = _target_from_row(row and row[:-2], pid=pid, gid=gid, uid=uid)
+    target = await _target(db, row and row[:-2], pid=pid, gid=gid, uid=uid)
     postback_id, balance_after = row[-2:]
     if postback_id is None:
         return PostbackOutcome(target, level_number, duplicate=True, coin_delta=0, coins=target.coins)
@@ -144,15 +148,7 @@ async def _record_in_one_statement(db: Database, secret, pid, uid, gid, level_nu
     return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
 
 
-def _record_step_by_step(secret, pid, uid, gid, level_number, metadata) -> PostbackOutcome:
-    params = _lookup_params(secret, gid, uid)
-    params["touch_cutoff"] = PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(
-        params["touch_cutoff"], connection
-    )
-    params["uid"] = _user_pk(uid)
-    with connection.cursor() as cursor:
-        cursor.execute(_TARGET_SQL, params)
-        target = _target_from_row(cursor.fetchone(), pid=pid, gid=gid, uid=uid)
+def _record_step_by_step(target: PostbackTarget, level_number: int, metadata: dict) -> PostbackOutcome:
     coin_delta = 0 if target.banned else milestone_coins(level_number)
     if target.banned:
         metadata["banned"] = True  # tells support why a milestone paid nothing
@@ -185,14 +181,14 @@ def _lookup_params(secret: str, gid: str, uid: uuid.UUID) -> dict:
     }
 
 
-def _target_from_row(row, *, pid: str, gid: str, uid: uuid.UUID) -> PostbackTarget:
-    """The contract's error order: secret (401), pid (400, or 401 for another partner's pid), gid (400),
-    uid (404)."""
+async def _target(db: Database, row, *, pid: str, gid: str, uid: uuid.UUID) -> PostbackTarget:
+    """The target lookup's row, checked in the contract's error order: secret (401), pid (400, or 401 for another
+    partner's pid), gid (400), uid (404)."""
     if row is None:
         raise unauthorized()
     secret_id, secret_pid, game_pk, game_active, user_id, coins, device_id, banned, stale_last_use = row
     if secret_pid != pid:
-        raise _pid_error(pid)
+        raise await db.orm(_pid_error, pid)
     if game_pk is None:
         raise ApiError("unknown_gid", f"No reward game is registered with gid '{gid}'.")
     if not game_active:
