@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -178,6 +179,10 @@ class GiveawayApiView(APIView):
                 auth_throttle.record_failure("giveaway", ip)
             return envelope(error.code, error.msg, None, error.http_status)
 
+    def post(self, request):
+        """What the schema describes (each view's extend_schema_view): `dispatch` serves every method."""
+        return self.dispatch(request)
+
     def validated(self, serializer_class) -> dict:
         data = _body(self.request)
         params, problems = {}, {}
@@ -221,8 +226,8 @@ def _body(request) -> dict:
 _TAGS = ["Giveaway callbacks"]
 
 
-class TaskCallbackApi(GiveawayApiView):
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="giveaway_task_callback",
         summary="Report a participant's task (or a winner's reward delivery)",
         description=(
@@ -265,10 +270,8 @@ class TaskCallbackApi(GiveawayApiView):
             )
         ],
     )
-    def post(self, request):
-        """What the schema describes: `dispatch` serves every method through `respond`."""
-        return self.dispatch(request)
-
+)
+class TaskCallbackApi(GiveawayApiView):
     async def answer(self, db: Database, request) -> dict:
         params = self.validated(TaskCallbackRequest)
         return await services.task_callback(
@@ -281,8 +284,8 @@ class TaskCallbackApi(GiveawayApiView):
         )
 
 
-class PlayerStatusApi(GiveawayApiView):
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="giveaway_player_status",
         summary="A participant's status: all tasks done, won, reward tag",
         description="Read-only; sign `track_id=<track_id>`." + CODES_DESCRIPTION,
@@ -294,17 +297,15 @@ class PlayerStatusApi(GiveawayApiView):
             **_error_responses(ResultCode.BAD_SIGNATURE, ResultCode.UNKNOWN_TRACK_ID),
         },
     )
-    def post(self, request):
-        """What the schema describes: `dispatch` serves every method through `respond`."""
-        return self.dispatch(request)
-
+)
+class PlayerStatusApi(GiveawayApiView):
     async def answer(self, db: Database, request) -> dict:
         params = self.validated(SignedTrackIdRequest)
         return await services.player_status(db=db, track_id=params["track_id"], sign=params["sign"])
 
 
-class PrizeCallbackApi(GiveawayApiView):
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         operation_id="giveaway_prize_callback",
         summary="Report a winner's reward delivered",
         description=(
@@ -318,10 +319,8 @@ class PrizeCallbackApi(GiveawayApiView):
             **_error_responses(ResultCode.BAD_SIGNATURE, ResultCode.UNKNOWN_TRACK_ID, ResultCode.NOT_A_WINNER),
         },
     )
-    def post(self, request):
-        """What the schema describes: `dispatch` serves every method through `respond`."""
-        return self.dispatch(request)
-
+)
+class PrizeCallbackApi(GiveawayApiView):
     async def answer(self, db: Database, request) -> dict:
         params = self.validated(SignedTrackIdRequest)
         return await services.prize_callback(db=db, track_id=params["track_id"], sign=params["sign"])
