@@ -10,7 +10,8 @@ class RewardUser(models.Model):
     """A person using a reward app (the seed's `users`). `coins` caches the sum of their ledger entries."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    store_app = models.ForeignKey(StoreApp, on_delete=models.PROTECT, related_name="users")
+    # No index of its own: the unique (store_app, device_id) index starts with it.
+    store_app = models.ForeignKey(StoreApp, on_delete=models.PROTECT, related_name="users", db_index=False)
     device_id = models.CharField(max_length=255)
     coins = models.BigIntegerField(
         default=0, editable=False, help_text="Cached sum of the user's available-coin ledger entries: spendable."

@@ -136,13 +136,14 @@ class OfferConversion(models.Model):
 
     REVERSAL_OUTCOMES = (Outcome.REVERSED, Outcome.RELEASED, Outcome.NOTHING_TO_REVERSE)
 
-    # No index of its own: both unique constraints' indexes start with it (one less index to write per event).
+    # No index of its own: the unique (integration, transaction id, state) index starts with it.
     integration = models.ForeignKey(
         OfferwallIntegration, on_delete=models.PROTECT, related_name="conversions", db_index=False
     )
     transaction_id = models.CharField(max_length=200)
     state = models.CharField(max_length=32, help_text="The network's offer state, callback type or status.")
-    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="offer_conversions")
+    # No index of its own: the unique chain-position index starts with it.
+    user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="offer_conversions", db_index=False)
     delivery = models.OneToOneField(OfferDelivery, on_delete=models.PROTECT, related_name="conversion")
     action = models.CharField(max_length=16, choices=[(action.value, action.name.title()) for action in Action])
     original_transaction_id = models.CharField(
@@ -180,9 +181,10 @@ class OfferConversion(models.Model):
                 fields=["integration", "transaction_id", "state"], name="uniq_offer_conversion_state"
             ),
             models.CheckConstraint(condition=models.Q(coins__gte=0), name="offer_conversion_coins_not_negative"),
-            # Its index also serves reading an offer's events (integration, user, original transaction).
+            # Its index also serves reading an offer's events (user, integration, original transaction) and a
+            # user's conversions (support, the user foreign key).
             models.UniqueConstraint(
-                fields=["integration", "user", "original_transaction_id", "chain_position"],
+                fields=["user", "integration", "original_transaction_id", "chain_position"],
                 name="uniq_offer_conversion_chain_position",
             ),
         ]

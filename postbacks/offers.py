@@ -25,7 +25,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.http import QueryDict
 from django.utils import timezone
 
 from ledger.models import LedgerEntry, RewardUser
@@ -41,6 +40,7 @@ from postbacks.networks.base import (
     InvalidCallback,
     Reply,
     Verdict,
+    query_params,
 )
 from rewardhub import auth_throttle
 from rewardhub.crypto import decrypt
@@ -128,7 +128,7 @@ async def receive_callback(
     """Process one delivery and log it with its verdict. None when no integration has this slug."""
     delivery = _Delivery(method, path, raw_query, source_ip)
     url = f"{settings.PUBLIC_BASE_URL}{path}" + (f"?{raw_query}" if raw_query else "")
-    request = CallbackRequest(url=url, params=QueryDict(raw_query))
+    request = CallbackRequest(url=url, params=query_params(raw_query))
     snapshot = None
     try:
         if (cached := _integrations.get(slug)) and (reply := await _record_first_event(db, cached, request, delivery)):

@@ -1,3 +1,4 @@
+from django.core.exceptions import TooManyFieldsSent
 from django.core.handlers.wsgi import get_str_from_wsgi
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -59,14 +60,17 @@ class OfferCallbackApi(APIView):
         source_ip = auth_throttle.client_ip(request)
         if retry_after := auth_throttle.is_blocked("offer", source_ip):
             return await db.orm(self.throttled_reply, slug, retry_after)
-        reply = await receive_callback(
-            db=db,
-            slug=slug,
-            method=request.method,
-            path=request.path,
-            raw_query=get_str_from_wsgi(request.META, "QUERY_STRING", ""),
-            source_ip=source_ip,
-        )
+        try:
+            reply = await receive_callback(
+                db=db,
+                slug=slug,
+                method=request.method,
+                path=request.path,
+                raw_query=get_str_from_wsgi(request.META, "QUERY_STRING", ""),
+                source_ip=source_ip,
+            )
+        except TooManyFieldsSent as error:  # refused before anything is read or logged, as a body over the limit
+            return error_response("invalid", str(error), 400)
         if reply is None:
             return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
         return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)

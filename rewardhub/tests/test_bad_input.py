@@ -301,6 +301,15 @@ def test_offer_callback_ignores_unknown_parameters(world):
     assert offer_rows() == {"conversions": 1, "entries": 1}
 
 
+def test_offer_callback_with_more_parameters_than_django_accepts_is_400_and_not_logged(world):
+    many = "&".join(f"p{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = Client().get(f"/api/callbacks/bad-wannads?{wannads_query(world)}&{many}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid"
+    assert OfferDelivery.objects.count() == 0
+    assert offer_rows() == {"conversions": 0, "entries": 0}
+
+
 def test_offer_callback_with_a_body_over_the_limit_is_413_and_not_logged(world):
     response = Client().post(
         f"/api/callbacks/bad-wannads?{wannads_query(world)}", data=b"x" * (LIMIT + 1), content_type="text/plain"
