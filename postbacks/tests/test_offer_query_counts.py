@@ -92,3 +92,13 @@ def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, django_
     # It reads the integration, then the user and offer the way its network names them, then writes.
     with django_assert_num_queries(3 if POSTGRESQL else 8):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
+
+
+@pytest.mark.postgres
+def test_the_sequence_the_recording_statement_names_is_the_one_behind_delivery_ids():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_serial_sequence('offer_deliveries', 'id')::regclass = %s::regclass",
+            [offers.DELIVERY_ID_SEQUENCE],
+        )
+        assert cursor.fetchone() == (True,)
