@@ -102,7 +102,8 @@ class OfferDelivery(models.Model):
     user = models.ForeignKey(
         RewardUser, null=True, blank=True, on_delete=models.PROTECT, related_name="offer_deliveries"
     )
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The status we answered, never input: not a PositiveSmallIntegerField, whose CHECK every insert would run.
+    response_status = models.SmallIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)
 
     class Meta:
@@ -110,7 +111,6 @@ class OfferDelivery(models.Model):
         ordering = ["-id"]
         verbose_name = "offer callback delivery"
         verbose_name_plural = "offer callback deliveries"
-        indexes = [models.Index(fields=["transaction_id"], name="offer_delivery_transaction")]
 
     def __str__(self):
         return f"{self.method} {self.integration_id} at {self.received_at:%Y-%m-%d %H:%M:%S}: {self.verdict}"
@@ -155,7 +155,8 @@ class OfferConversion(models.Model):
     available_delta = models.BigIntegerField(default=0, help_text="Coins this moved in the available balance.")
     held_delta = models.BigIntegerField(default=0, help_text="Coins this moved in the held balance.")
     details = models.JSONField(default=dict, blank=True)
-    chain_position = models.PositiveIntegerField(
+    # Computed, never input: not a PositiveIntegerField, whose CHECK every insert would run.
+    chain_position = models.IntegerField(
         editable=False,
         help_text="1 for the offer's first event, 2 for the next, …: unique per offer, so two events of one offer "
         "decided from the same history cannot both be recorded (the later one is decided again).",

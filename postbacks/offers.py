@@ -78,7 +78,7 @@ class _Integration:
     secret: str
     ip_allowlist: str
     coin_rate: Decimal
-    stored_secret: str  # as stored (encrypted): the first-event statement checks it is still the same
+    version: str | None  # the row's xmin as read: the first-event statement checks it is unchanged
 
     def __str__(self):
         return f"{self.name} ({get_network(self.provider).label})"
@@ -220,8 +220,8 @@ def _parse(provider: str, request: CallbackRequest) -> Parsed | None:
         return exc
 
 
-_SELECT_SQL = """
-SELECT i.id, i.name, i.provider, i.store_app_id, i.secret, i.ip_allowlist, i.coin_rate,
+_SELECT = """
+SELECT i.id, i.name, i.provider, i.store_app_id, i.secret, i.ip_allowlist, i.coin_rate, {version},
        u.id IS NOT NULL, u.banned_at IS NOT NULL,
        c.id, c.transaction_id, c.state, c.action, c.amount_received, c.coins, c.available_delta, c.held_delta
 FROM offerwall_integrations i
@@ -230,6 +230,8 @@ LEFT JOIN offer_conversions c
     ON c.integration_id = i.id AND c.user_id = u.id AND c.original_transaction_id = %(original)s
 WHERE i.slug = %(slug)s
 """
+# The integration's row version is PostgreSQL's xmin (see _FIRST_EVENT_GUARD); elsewhere no statement checks it.
+_SELECT_SQL = {"postgresql": _SELECT.format(version="i.xmin::text"), "sqlite": _SELECT.format(version="NULL")}
 
 
 async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | None:
@@ -243,20 +245,20 @@ async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | 
         "uid": RewardUser._meta.pk.get_db_prep_value(uid, connection) if uid else None,
         "original": conversion.original_transaction_id if conversion else None,
     }
-    rows = await db.fetchall(_SELECT_SQL, params)
+    rows = await db.fetchall(_SELECT_SQL[db.vendor], params)
     if not rows:
         return None
     first = rows[0]
-    integration_id, name, provider, store_app_id, secret, allowlist, coin_rate = first[:7]
+    integration_id, name, provider, store_app_id, secret, allowlist, coin_rate, version = first[:8]
     integration = _Integration(
-        integration_id, name, provider, store_app_id, decrypt(secret), allowlist, Decimal(str(coin_rate)), secret
+        integration_id, name, provider, store_app_id, decrypt(secret), allowlist, Decimal(str(coin_rate)), version
     )
     _integrations[slug] = integration
     return _Snapshot(
         integration=integration,
-        user_exists=bool(first[7]),
-        user_banned=bool(first[8]),
-        chain=sorted((_ChainEvent(*row[9:]) for row in rows if row[9] is not None), key=lambda event: event.id),
+        user_exists=bool(first[8]),
+        user_banned=bool(first[9]),
+        chain=sorted((_ChainEvent(*row[10:]) for row in rows if row[10] is not None), key=lambda event: event.id),
     )
 
 
@@ -402,13 +404,7 @@ async def _record_conversion(
     }
     if first:
         statements = _FIRST_EVENT_SQL
-        row.update(
-            provider=integration.provider,
-            store_app=integration.store_app_id,
-            stored_secret=integration.stored_secret,
-            ip_allowlist=integration.ip_allowlist,
-            coin_rate=integration.coin_rate,
-        )
+        row["integration_version"] = integration.version
     else:
         statements = _RECORD_SQL
     if db.vendor == "postgresql":
@@ -445,15 +441,14 @@ _LOG_DELIVERY_SQL = _INSERT_DELIVERY.format(id_column="", id_value="", source=""
 # statement: pg_get_serial_sequence() searched the catalog on every call (3% of the statement's time under load).
 DELIVERY_ID_SEQUENCE = "offer_deliveries_id_seq"
 
-# A first event is recorded only if the integration is still as this process cached it (so its signature was
-# checked with the current secret, its address with the current allowlist, its coins at the current rate), the
-# user is in the integration's app and not banned, and the offer has no event yet: its chain position 1 is free,
-# which the conversion's ON CONFLICT checks like any position.
+# A first event is recorded only if the integration is still as this process cached it: its row's xmin, which every
+# update of the row (by another transaction: an operator's, a worker's) changes, is the one read, so the signature
+# was checked with the current secret, the address with the current allowlist, the coins counted at the current
+# rate. And the user is in the integration's app and not banned, and the offer has no event yet: its chain
+# position 1 is free, which the conversion's ON CONFLICT checks like any position.
 _FIRST_EVENT_GUARD = """EXISTS (
     SELECT FROM offerwall_integrations i JOIN users u ON u.store_app_id = i.store_app_id
-    WHERE i.id = %(integration)s AND i.provider = %(provider)s AND i.store_app_id = %(store_app)s
-      AND i.secret = %(stored_secret)s AND i.ip_allowlist = %(ip_allowlist)s AND i.coin_rate = %(coin_rate)s
-      AND u.id = %(user)s AND u.banned_at IS NULL
+    WHERE i.id = %(integration)s AND i.xmin = %(integration_version)s::xid AND u.id = %(user)s AND u.banned_at IS NULL
 )"""
 
 

@@ -104,7 +104,7 @@ def test_a_transaction_already_recorded_for_another_user_is_a_duplicate(app, use
 
 
 # A process that has read an integration writes the first event of an offer without reading again; these
-# change what it read in between, as an operator or another worker would.
+# change what it read in between, as an operator or another worker would: in a transaction of their own.
 
 
 def warmed(app, **fields):
@@ -117,6 +117,7 @@ def warmed(app, **fields):
     return bitlabs
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_callback_signed_with_a_rotated_secret_is_refused(app, user):
     warmed(app, secret="the-new-secret")
 
@@ -126,6 +127,7 @@ def test_a_callback_signed_with_a_rotated_secret_is_refused(app, user):
     assert balances(user) == (1, 0)  # the warm-up's coin only
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_callback_signed_with_the_new_secret_is_credited_at_the_new_rate(app, user):
     warmed(app, secret="the-new-secret", coin_rate="2.5")
     query = f"uid={USER_ID}&tx=o-1&val=40&type=COMPLETE&offer_state=COMPLETED"
@@ -136,6 +138,7 @@ def test_a_callback_signed_with_the_new_secret_is_credited_at_the_new_rate(app, 
     assert balances(user) == (1 + 100, 0)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_first_event_after_a_rate_change_is_credited_at_the_new_rate(app, user):
     warmed(app, coin_rate="2.5")
 
@@ -145,6 +148,7 @@ def test_a_first_event_after_a_rate_change_is_credited_at_the_new_rate(app, user
     assert balances(user) == (1 + 100, 0)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_callback_from_an_address_removed_from_the_allowlist_is_refused(app, user):
     warmed(app, ip_allowlist="203.0.113.7")
 
