@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from giveaways.codes import ERROR_CODES
 from giveaways.models import CallbackAttempt, DrawWinner, Giveaway, GiveawayTask, TaskProgress
-from giveaways.services import draw_giveaway
+from giveaways.services import draw_giveaway, rotate_api_key
 from giveaways.tests.factories import (
     GiveawayFactory,
     GiveawayProjectFactory,
@@ -328,6 +328,59 @@ def test_retried_callback_is_harmless(participant, sign_up):
     assert second.json() == first.json()
     assert TaskProgress.objects.count() == 1
     assert progress(participant, sign_up).completed_at == completed_at
+
+
+# --- a participant whose callback this process verified --------------------------------------------
+# Their next callbacks skip the read (one statement on PostgreSQL); whatever changed since must still count.
+
+
+@pytest.fixture
+def known(participant, sign_up, likes):
+    assert post(TASK_URL, sign_up_body()).json()["code"] == 10000
+    return participant
+
+
+def test_known_participants_next_task_is_recorded(known, likes):
+    response = post(TASK_URL, likes_at(2))
+
+    assert response.json()["data"] == {"event": "like_articles", "task_completed": False, "value": 2, "required": 3}
+    assert progress(known, likes).amount == 2
+
+
+def test_known_participant_signing_with_a_rotated_out_key_is_refused(known, giveaway, likes):
+    rotate_api_key(project=giveaway.project)
+
+    response = post(TASK_URL, likes_at(2))
+
+    assert (response.status_code, response.json()["code"]) == (401, 40101)
+    assert not TaskProgress.objects.filter(task=likes).exists()
+
+
+def test_known_participant_after_the_giveaway_ended_is_refused(known, giveaway, likes):
+    Giveaway.objects.filter(pk=giveaway.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+
+    response = post(TASK_URL, likes_at(2))
+
+    assert (response.status_code, response.json()["code"]) == (409, 40901)
+    assert not TaskProgress.objects.filter(task=likes).exists()
+
+
+def test_known_participant_with_an_unknown_event_is_refused(known):
+    body = {"track_id": TRACK_ID, "event": "deposit", "sign": hmac_hex(f"track_id={TRACK_ID}&event=deposit&remark=")}
+
+    response = post(TASK_URL, body)
+
+    assert (response.status_code, response.json()["code"]) == (404, 40402)
+
+
+def test_known_participant_without_the_value_an_amount_task_needs_is_refused(known, likes):
+    sign = hmac_hex(f"track_id={TRACK_ID}&event=like_articles")
+    body = {"track_id": TRACK_ID, "event": "like_articles", "sign": sign}
+
+    response = post(TASK_URL, body)
+
+    assert (response.status_code, response.json()["code"]) == (400, 40001)
+    assert not TaskProgress.objects.filter(task=likes).exists()
 
 
 def test_remark_is_kept_with_the_progress(participant, sign_up):
