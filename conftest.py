@@ -33,6 +33,13 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_known_participants():
+    """Each test starts as a new process would, knowing no giveaway participant (their next callbacks would
+    take one statement instead of two, so query counts would depend on the tests before)."""
+    giveaways.services._known_participants.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def secret_log_detector():
     """Every log record of the whole suite, at every level and from every logger, must be free of every

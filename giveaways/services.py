@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 import string
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -221,7 +222,7 @@ _RECORD_PROGRESS_SQL = _UPSERT_PROGRESS.format(
 @dataclass(frozen=True)
 class _KnownParticipant:
     participant_id: int
-    api_key: str
+    api_key: str = field(repr=False)
     api_key_hash: str  # the statement checks the project's key is still this one
 
 
@@ -229,9 +230,14 @@ class _KnownParticipant:
 # participant's tasks arrive one by one) skip the read: the signature is checked with the key read then, and one
 # statement records the task only if everything the read would have checked still holds (_RECORD_KNOWN_SQL).
 # Only a hint: a miss, a signature that does not match, or a check that fails takes the full path, which reads
-# again and answers with the right error. At most KNOWN_PARTICIPANTS, the oldest dropped first.
-_known_participants: dict[str, _KnownParticipant] = {}
+# again and answers with the right error. At most KNOWN_PARTICIPANTS, the least recently used dropped first; an
+# OrderedDict, whose single operations are atomic, because without a pool the hot paths run in threads.
+_known_participants: OrderedDict[str, _KnownParticipant] = OrderedDict()
 KNOWN_PARTICIPANTS = 20_000
+
+_TASK_ROW = """
+SELECT participant_id, task_id, 0, amount, CASE WHEN amount >= required THEN %(now)s END, %(remark)s, %(now)s
+FROM task"""
 
 # The progress upsert, from a row only the participant's current state yields: the participant (not a test one)
 # in a running giveaway whose project still has the key the signature matched, a task of that giveaway with this
@@ -250,19 +256,16 @@ WITH task AS (
       AND g.status = %(live)s AND g.starts_at <= %(now)s AND %(now)s < g.ends_at
       AND (COALESCE(t.required_amount, 0) = 0 OR %(value)s::bigint IS NOT NULL)
 ),
-progress AS ({_UPSERT_PROGRESS.format(
-    rows="SELECT participant_id, task_id, 0, amount, CASE WHEN amount >= required THEN %(now)s END, %(remark)s, "
-    "%(now)s FROM task"
-)})
+progress AS ({_UPSERT_PROGRESS.format(rows=_TASK_ROW)})
 SELECT progress.amount, progress.completed_at, task.required FROM progress, task
 """
 
 
 def _remember(track_id: str, target: selectors.TaskCallbackTarget) -> None:
-    if len(_known_participants) >= KNOWN_PARTICIPANTS:
-        del _known_participants[next(iter(_known_participants))]
     api_key_hash = hashlib.sha256(target.api_key.encode()).hexdigest()
     _known_participants[track_id] = _KnownParticipant(target.participant_id, target.api_key, api_key_hash)
+    if len(_known_participants) > KNOWN_PARTICIPANTS:
+        _known_participants.popitem(last=False)
 
 
 async def _record_for_known_participant(

@@ -442,10 +442,10 @@ _LOG_DELIVERY_SQL = _INSERT_DELIVERY.format(id_column="", id_value="", source=""
 DELIVERY_ID_SEQUENCE = "offer_deliveries_id_seq"
 
 # A first event is recorded only if the integration is still as this process cached it: its row's xmin, which every
-# update of the row (by another transaction: an operator's, a worker's) changes, is the one read, so the signature
-# was checked with the current secret, the address with the current allowlist, the coins counted at the current
-# rate. And the user is in the integration's app and not banned, and the offer has no event yet: its chain
-# position 1 is free, which the conversion's ON CONFLICT checks like any position.
+# update of the row by another transaction changes (an operator's; the hot paths never run inside one), is the one
+# read, so the signature was checked with the current secret, the address with the current allowlist, the coins
+# counted at the current rate. And the user is in the integration's app and not banned, and the offer has no event
+# yet: its chain position 1 is free, which the conversion's ON CONFLICT checks like any position.
 _FIRST_EVENT_GUARD = """EXISTS (
     SELECT FROM offerwall_integrations i JOIN users u ON u.store_app_id = i.store_app_id
     WHERE i.id = %(integration)s AND i.xmin = %(integration_version)s::xid AND u.id = %(user)s AND u.banned_at IS NULL

@@ -503,6 +503,14 @@ def test_test_participant_callback_is_recorded_as_verified(tester, sign_up):
     )
 
 
+def test_every_callback_of_a_test_participant_is_recorded(tester, sign_up):
+    """A test participant's next callbacks take the full path too, so 'Check API callback' sees each."""
+    post(TASK_URL, sign_up_body())
+    post(TASK_URL, sign_up_body())
+
+    assert CallbackAttempt.objects.filter(participant=tester, signature_valid=True).count() == 2
+
+
 def test_test_participant_bad_signature_is_recorded_with_the_string_to_sign(tester, sign_up):
     post(TASK_URL, {"track_id": TRACK_ID, "event": "sign_up", "sign": "f" * 64})
 
