@@ -18,10 +18,21 @@ class Migration(migrations.Migration):
             model_name='offerconversion',
             name='uniq_offer_conversion_chain_position',
         ),
-        migrations.AlterField(
-            model_name='offerconversion',
-            name='user',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='offer_conversions', to='ledger.rewarduser'),
+        # Only the index goes: AlterField would also drop and re-create (re-validating every row) the foreign key.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='offerconversion',
+                    name='user',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='offer_conversions', to='ledger.rewarduser'),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    "DROP INDEX IF EXISTS offer_conversions_user_id_5fba311b",
+                    "CREATE INDEX offer_conversions_user_id_5fba311b ON offer_conversions (user_id)",
+                ),
+            ],
         ),
         migrations.AddConstraint(
             model_name='offerconversion',
