@@ -1,6 +1,5 @@
 """Every write of the giveaways app: projects' API keys, joining, clicks, signed callbacks, draws."""
 
-import hashlib
 import secrets
 import string
 from collections import OrderedDict
@@ -14,6 +13,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from catalog.services import hash_secret
 from giveaways import fairness, selectors, signing
 from giveaways.codes import CallbackError, ResultCode
 from giveaways.models import (
@@ -38,7 +38,7 @@ API_KEY_LENGTH = 64
 
 def _new_api_key() -> tuple[str, str]:
     key = "".join(secrets.choice(API_KEY_ALPHABET) for _ in range(API_KEY_LENGTH))
-    return key, hashlib.sha256(key.encode()).hexdigest()
+    return key, hash_secret(key)
 
 
 def assign_new_api_key(project: GiveawayProject) -> None:
@@ -262,8 +262,8 @@ SELECT progress.amount, progress.completed_at, task.required FROM progress, task
 
 
 def _remember(track_id: str, target: selectors.TaskCallbackTarget) -> None:
-    api_key_hash = hashlib.sha256(target.api_key.encode()).hexdigest()
-    _known_participants[track_id] = _KnownParticipant(target.participant_id, target.api_key, api_key_hash)
+    known = _KnownParticipant(target.participant_id, target.api_key, hash_secret(target.api_key))
+    _known_participants[track_id] = known
     if len(_known_participants) > KNOWN_PARTICIPANTS:
         _known_participants.popitem(last=False)
 
@@ -272,9 +272,11 @@ async def _record_for_known_participant(
     db: Database, track_id: str, event: str, value: str | None, remark: str | None, candidates: list[str], sign: str
 ) -> dict | None:
     """The task recorded in one round trip for a participant this process knows, or None (nothing written)."""
+    if db.vendor != "postgresql":
+        return None
     # Forgotten on any miss: the full path remembers the participant again once a callback of theirs succeeds.
     known = _known_participants.pop(track_id, None)
-    if known is None or db.vendor != "postgresql" or not signing.matches(known.api_key, candidates, sign):
+    if known is None or not signing.matches(known.api_key, candidates, sign):
         return None
     row = await db.fetchone(
         _RECORD_KNOWN_SQL,
