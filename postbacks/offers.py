@@ -174,7 +174,7 @@ async def _accept(
     message = BANNED_MESSAGE if effect.outcome == Outcome.USER_BANNED else Outcome(effect.outcome).label
     result = _Result(Verdict.ACCEPTED, message, event.transaction_id, _as_uuid(event.user_id))
     reply = get_network(integration.provider).reply(result.verdict, result.message)
-    row = _delivery_row(integration, delivery, result, reply)
+    row = _delivery_row(db, integration, delivery, result, reply)
     return reply if await _record_conversion(db, snapshot, event, coins, effect, row, first=first) else None
 
 
@@ -242,7 +242,7 @@ async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | 
     uid = _as_uuid(event.user_id) if isinstance(event, ConversionEvent | BanEvent) else None
     params = {
         "slug": slug,
-        "uid": RewardUser._meta.pk.get_db_prep_value(uid, connection) if uid else None,
+        "uid": _user_param(db, uid),
         "original": conversion.original_transaction_id if conversion else None,
     }
     rows = await db.fetchall(_SELECT_SQL[db.vendor], params)
@@ -577,7 +577,9 @@ def _post_effect(conversion_id: int, user_pk, effect: _Effect, chain: list[_Chai
         )
 
 
-def _delivery_row(integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply) -> dict:
+def _delivery_row(
+    db: Database, integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply
+) -> dict:
     return {
         "integration": integration.id,
         "method": delivery.method,
@@ -587,7 +589,7 @@ def _delivery_row(integration: _Integration, delivery: _Delivery, result: _Resul
         "verdict": result.verdict.value,
         "message": result.message,
         "delivery_transaction_id": result.transaction_id,
-        "delivery_user": RewardUser._meta.pk.get_db_prep_value(result.user_id, connection),
+        "delivery_user": _user_param(db, result.user_id),
         "response_status": reply.status,
         "response_body": reply.body,
     }
@@ -597,7 +599,7 @@ async def _log_delivery(
     db: Database, integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply
 ) -> None:
     """A delivery that records no conversion: one INSERT with its final verdict."""
-    await db.execute(_LOG_DELIVERY_SQL, _delivery_row(integration, delivery, result, reply))
+    await db.execute(_LOG_DELIVERY_SQL, _delivery_row(db, integration, delivery, result, reply))
 
 
 _KINDS = {
@@ -611,6 +613,14 @@ _KINDS = {
 def to_coins(amount: Decimal, rate: Decimal) -> int:
     """Whole coins for a network amount, rounded half-up; the sign is the event's, not the coins'."""
     return int((abs(amount) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _user_param(db: Database, user_id: uuid.UUID | None):
+    """A user id as a statement parameter: psycopg takes a UUID as it is; elsewhere Django's conversion (SQLite
+    stores hex). Not through Django's connection on PostgreSQL: under asyncio each request would build its own."""
+    if db.vendor == "postgresql" or user_id is None:
+        return user_id
+    return RewardUser._meta.pk.get_db_prep_value(user_id, connection)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

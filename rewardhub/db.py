@@ -66,6 +66,9 @@ class PooledDatabase:
 
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
+        # Django's error classes for psycopg's, taken once: under asyncio every request is a task of its own, and
+        # `connections[...]` builds each task a new DatabaseWrapper (asgiref's thread-critical Local is per task).
+        self.django_errors = connections[DEFAULT_DB_ALIAS].wrap_database_errors
 
     @classmethod
     async def open(cls, *, size: int, timeout: float) -> "PooledDatabase":
@@ -92,7 +95,7 @@ class PooledDatabase:
 
     async def _run(self, sql: str | bytes, params, fetch: str | None):
         # Raised as Django's classes, as on Django's own connection, so callers catch the same errors either way.
-        with connections[DEFAULT_DB_ALIAS].wrap_database_errors:
+        with self.django_errors:
             async with self.pool.connection() as conn:
                 cursor = await conn.execute(sql, params)
                 return await getattr(cursor, fetch)() if fetch else None
