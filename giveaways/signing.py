@@ -2,6 +2,7 @@
 API key, over `track_id=…&event=…[&value=…]&remark=…` (what crypto-js `HmacSHA256(data, key).toString()` gives).
 """
 
+import hashlib
 import hmac
 
 
@@ -22,7 +23,7 @@ def track_id_string(track_id: str) -> str:
 
 
 def sign(api_key: str, data: str) -> str:
-    return hmac.digest(api_key.encode(), data.encode(), "sha256").hex()
+    return hmac.new(api_key.encode(), data.encode(), hashlib.sha256).hexdigest()
 
 
 def matches(api_key: str, candidates: list[str], signature: str) -> bool:

@@ -287,9 +287,8 @@ async def _refusal(
     transaction_id = getattr(event, "transaction_id", "")
     if event.debug:
         return _Result(Verdict.ACCEPTED, "Debug callback: verified and logged, no coins moved.", transaction_id)
-    user_id = _as_uuid(event.user_id)
     if isinstance(event, BanEvent):
-        return await db.orm(_record_network_ban, integration, event, user_id)
+        return await db.orm(_record_network_ban, integration, event, _as_uuid(event.user_id))
     if abs(event.amount) * integration.coin_rate >= MAX_COINS:
         return _Result(Verdict.INVALID, f"The amount {event.amount_received} is too large.", transaction_id)
     if not snapshot.user_exists:

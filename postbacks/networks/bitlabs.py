@@ -1,5 +1,6 @@
 """BitLabs-style callbacks (seed 002): HMAC-SHA1 over the whole URL, stateful offers, reconciliations, bans."""
 
+import hashlib
 import hmac
 import json
 import re
@@ -43,7 +44,7 @@ class BitLabs(OfferNetwork):
         if match is None:
             return False
         signed = request.url[: match.start()]
-        expected = hmac.digest(secret.encode(), signed.encode(), "sha1").hex()
+        expected = hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
         return hmac.compare_digest(expected.encode(), match.group(1).lower().encode())
 
     def parse(self, request: CallbackRequest) -> ConversionEvent | BanEvent:
