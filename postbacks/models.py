@@ -22,7 +22,9 @@ class UserPostback(models.Model):
     user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="postbacks", db_index=False)
     game = models.ForeignKey(RewardGame, on_delete=models.PROTECT, related_name="postbacks")
     pid = models.CharField(max_length=64)
-    level_number = models.PositiveIntegerField()
+    # Not a PositiveIntegerField: its CHECK (>= 0) would be a second one, implied by postback_level_positive, that
+    # every insert evaluates.
+    level_number = models.IntegerField()
     awarded = models.BooleanField()
     coin_delta = models.IntegerField()
     metadata = models.JSONField(default=dict, blank=True)

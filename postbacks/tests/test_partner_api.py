@@ -2,7 +2,7 @@ import json
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 
 from catalog.models import PartnerSecret
@@ -227,6 +227,14 @@ def test_malformed_or_unknown_fields_are_400(user, game, secret, change, error):
     assert response.json()["error"] == error
     assert response.json()["message"]
     assert not UserPostback.objects.exists()
+
+
+@pytest.mark.parametrize("level", [0, -5])
+def test_the_database_refuses_a_level_below_one_written_any_way(user, game, level):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UserPostback.objects.create(
+            user=user, game=game, pid=user.store_app.pid, level_number=level, awarded=False, coin_delta=0
+        )
 
 
 @pytest.mark.parametrize("missing", ["pid", "uid", "gid", "level_number"])
