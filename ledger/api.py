@@ -161,6 +161,7 @@ class AppPostbackSchema(serializers.ModelSerializer):
     class Meta:
         model = UserPostback
         fields = ["id", "gid", "pid", "level_number", "awarded", "coin_delta", "created_at"]
+        extra_kwargs = {"level_number": {"min_value": 1}}  # as the postback_level_positive constraint holds it
 
 
 class OldestFirstPagination(NewestFirstPagination):
