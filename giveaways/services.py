@@ -295,8 +295,7 @@ async def _record_for_known_participant(
     if row is None:
         return None
     _known_participants[track_id] = known
-    amount, completed_at, required = row
-    return {"event": event, "task_completed": completed_at is not None, "value": amount, "required": required}
+    return _progress_data(event, *row)
 
 
 async def _record_task_event(
@@ -328,7 +327,12 @@ async def _record_task_event(
             "now": now,
         },
     )
-    return {"event": event, "task_completed": completed_at is not None, "value": stored_amount, "required": required}
+    return _progress_data(event, stored_amount, completed_at, required)
+
+
+def _progress_data(event: str, amount: int, completed_at, required: int) -> dict:
+    """What a task callback answers: the participant's stored progress on the task."""
+    return {"event": event, "task_completed": completed_at is not None, "value": amount, "required": required}
 
 
 def _record_delivery(participant: Participant) -> dict:
