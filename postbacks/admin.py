@@ -1,15 +1,21 @@
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ledger.admin import ReadOnlyAdminMixin
 from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, OfferwallIntegration, UserPostback
 from postbacks.networks import get_network
+from postbacks.networks.base import Verdict
 from postbacks.offers import mark_reviewed
+
+FORGERIES_SHOWN_FOR = timedelta(days=30)
 
 
 @admin.register(UserPostback)
@@ -39,6 +45,27 @@ class OfferwallIntegrationForm(forms.ModelForm):
             raise forms.ValidationError("A new integration needs the network's secret.")
         return secret or self.instance.secret
 
+    def clean(self):
+        cleaned = super().clean()
+        provider = cleaned.get("provider") or self.instance.provider
+        allowlist = cleaned.get("ip_allowlist")  # None when the field itself was refused
+        # In production only: the demo and local trials (DEBUG) call from anywhere.
+        unguarded = provider and allowlist is not None and not allowlist.strip() and not settings.DEBUG
+        if unguarded and (risk := unsigned_risk(get_network(provider))):
+            self.add_error("ip_allowlist", f"{risk} Enter the network's server addresses.")
+        return cleaned
+
+
+def unsigned_risk(network) -> str:
+    """What a captured callback of this network can be replayed to do, or "" when its signature covers it all."""
+    if not network.needs_ip_allowlist:
+        return ""
+    fields = ", ".join(network.unsigned_coin_parameters)
+    return (
+        f"{network.label} does not sign {fields}: anyone who saw one callback can replay it with another {fields} "
+        "(a credit turned into a reversal). An IP allowlist is required in production."
+    )
+
 
 def callback_url(integration: OfferwallIntegration) -> str:
     return settings.PUBLIC_BASE_URL + reverse("offer-callback", args=[integration.slug])
@@ -47,14 +74,23 @@ def callback_url(integration: OfferwallIntegration) -> str:
 @admin.register(OfferwallIntegration)
 class OfferwallIntegrationAdmin(admin.ModelAdmin):
     form = OfferwallIntegrationForm
-    list_display = ["name", "provider", "store_app", "callback_path", "coin_rate", "has_allowlist", "created_at"]
+    list_display = [
+        "name",
+        "provider",
+        "store_app",
+        "callback_path",
+        "coin_rate",
+        "has_allowlist",
+        "replay_risk",
+        "created_at",
+    ]
     list_filter = ["provider", "store_app"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["callback_templates", "created_at"]
+    readonly_fields = ["signature_protection", "callback_templates", "created_at"]
 
     def get_fields(self, request, obj=None):
         fields = ["name", "provider", "store_app", "secret", "ip_allowlist", "coin_rate"]
-        return [*fields, "callback_templates", "created_at"] if obj else fields
+        return [*fields, "signature_protection", "callback_templates", "created_at"] if obj else fields
 
     def get_readonly_fields(self, request, obj=None):
         # The provider decides how callbacks are read; changing it would reinterpret the history.
@@ -67,6 +103,25 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="IP allowlist")
     def has_allowlist(self, obj):
         return bool(obj.ip_allowlist.strip())
+
+    @admin.display(description="replay risk")
+    def replay_risk(self, obj):
+        if not get_network(obj.provider).needs_ip_allowlist:
+            return "-"
+        if obj.ip_allowlist.strip():
+            return "unsigned fields; allowlist set"
+        return format_html('<strong style="color: var(--error-fg)">{}</strong>', "OPEN: needs an IP allowlist")
+
+    @admin.display(description="what the signature protects")
+    def signature_protection(self, obj):
+        network = get_network(obj.provider)
+        covers = format_html("The signature covers {}.", network.signature_covers)
+        risk = unsigned_risk(network)
+        if not risk:
+            return format_html("{} A captured callback cannot be changed without the secret.", covers)
+        if obj.ip_allowlist.strip():
+            return format_html("{}<br>{} This one has an allowlist.", covers, risk)
+        return format_html('{}<br><strong style="color: var(--error-fg)">{}</strong>', covers, risk)
 
     @admin.display(description="paste into the network's dashboard")
     def callback_templates(self, obj):
@@ -218,6 +273,14 @@ class OfferReversalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(outcome__in=OfferConversion.REVERSAL_OUTCOMES)
+
+    def changelist_view(self, request, extra_context=None):
+        """Forged callbacks record no conversion, so the queue shows how many arrived and links to them."""
+        since = timezone.now() - FORGERIES_SHOWN_FOR
+        forged = OfferDelivery.objects.filter(verdict=Verdict.FORGED, received_at__gte=since).count()
+        forged_url = reverse("admin:postbacks_offerdelivery_changelist") + f"?verdict={Verdict.FORGED}"
+        context = {"forged_deliveries": forged, "forged_url": forged_url, "forged_days": FORGERIES_SHOWN_FOR.days}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def has_change_permission(self, request, obj=None):
         # Needed for the review action; the form itself stays read-only.

@@ -1,4 +1,5 @@
-"""Demo offerwall integrations for `seed_demo`: one per network, no IP allowlist, stable across runs."""
+"""Demo offerwall integrations for `seed_demo`: one per network, stable across runs. A network whose unsigned
+parameters move coins (Wannads) accepts callbacks from this machine only, as production requires an allowlist."""
 
 import secrets
 
@@ -6,6 +7,7 @@ from django.urls import reverse
 
 from catalog.models import StoreApp
 from postbacks.models import OfferwallIntegration
+from postbacks.networks import get_network
 
 
 def seed_offerwall_demo(store_app: StoreApp) -> dict:
@@ -15,7 +17,10 @@ def seed_offerwall_demo(store_app: StoreApp) -> dict:
             store_app=store_app,
             provider=provider,
             name=f"Demo {provider}",
-            defaults={"secret": secrets.token_hex(16)},
+            defaults={
+                "secret": secrets.token_hex(16),
+                "ip_allowlist": "127.0.0.1\n::1" if get_network(provider).needs_ip_allowlist else "",
+            },
         )
         demo[provider] = {
             "callback_path": reverse("offer-callback", args=[integration.slug]),

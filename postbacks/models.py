@@ -113,6 +113,12 @@ class OfferDelivery(models.Model):
         ordering = ["-id"]
         verbose_name = "offer callback delivery"
         verbose_name_plural = "offer callback deliveries"
+        indexes = [
+            # The review queue counts recent forgeries; partial, so no other delivery pays for it.
+            models.Index(
+                fields=["received_at"], condition=models.Q(verdict=Verdict.FORGED), name="offer_delivery_forged"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.method} {self.integration_id} at {self.received_at:%Y-%m-%d %H:%M:%S}: {self.verdict}"
@@ -206,6 +212,31 @@ class OfferConversion(models.Model):
         """The entries this event wrote: at most one per balance, found by their keys (a unique index)."""
         keys = [conversion_entry_key(self.pk, bucket) for bucket in LedgerEntry.Bucket]
         return LedgerEntry.objects.filter(key__in=keys)
+
+
+class OfferSignature(models.Model):
+    """A signature an accepted callback carried, and the transaction and amount it was accepted for. Some
+    networks sign fields concatenated without separators (Wannads: `tx-17` + `1` reads as `tx-1` + `71`), so one
+    genuine signature also verifies for other splits of the same characters; the unique (integration, signature)
+    binds it to the first, and the same signature with another transaction or amount is refused as forged."""
+
+    # No index of its own: the unique (integration, signature) index starts with it.
+    integration = models.ForeignKey(
+        OfferwallIntegration, on_delete=models.PROTECT, related_name="signatures", db_index=False
+    )
+    signature = models.CharField(max_length=128)
+    transaction_id = models.CharField(max_length=200)
+    amount_received = models.CharField(max_length=40)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "offer_signatures"
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "signature"], name="uniq_offer_signature"),
+        ]
+
+    def __str__(self):
+        return f"{self.signature[:12]}… for {self.transaction_id}"
 
 
 def conversion_entry_key(conversion_id: int, bucket: str) -> str:

@@ -104,6 +104,7 @@ class _Snapshot:
     integration: _Integration
     user_exists: bool
     user_banned: bool
+    signed_for: tuple[str, str] | None  # (transaction id, amount) an accepted event with this signature carried
     chain: list[_ChainEvent]  # in the order they were recorded
 
 
@@ -140,7 +141,7 @@ async def receive_callback(
             network = get_network(snapshot.integration.provider)
             result = await _refusal(db, snapshot, request, event, source_ip)
             if result is not None:
-                if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.IP_REFUSED):
+                if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.FORGED, Verdict.IP_REFUSED):
                     auth_throttle.record_failure("offer", source_ip)
                 reply = network.reply(result.verdict, result.message)
                 await _log_delivery(db, snapshot.integration, delivery, result, reply)
@@ -189,7 +190,7 @@ async def _record_first_event(
     event = _parse(integration.provider, request)
     if not isinstance(event, ConversionEvent) or event.debug:
         return None
-    assumed = _Snapshot(integration, user_exists=True, user_banned=False, chain=[])
+    assumed = _Snapshot(integration, user_exists=True, user_banned=False, signed_for=None, chain=[])
     if await _refusal(db, assumed, request, event, delivery.source_ip) is not None:
         return None
     return await _accept(db, assumed, event, delivery, first=True)
@@ -222,10 +223,11 @@ def _parse(provider: str, request: CallbackRequest) -> Parsed | None:
 
 _SELECT = """
 SELECT i.id, i.name, i.provider, i.store_app_id, i.secret, i.ip_allowlist, i.coin_rate, {version},
-       u.id IS NOT NULL, u.banned_at IS NOT NULL,
+       u.id IS NOT NULL, u.banned_at IS NOT NULL, s.transaction_id, s.amount_received,
        c.id, c.transaction_id, c.state, c.action, c.amount_received, c.coins, c.available_delta, c.held_delta
 FROM offerwall_integrations i
 LEFT JOIN users u ON u.id = %(uid)s AND u.store_app_id = i.store_app_id
+LEFT JOIN offer_signatures s ON s.integration_id = i.id AND s.signature = %(signature)s
 LEFT JOIN offer_conversions c
     ON c.integration_id = i.id AND c.user_id = u.id AND c.original_transaction_id = %(original)s
 WHERE i.slug = %(slug)s
@@ -244,6 +246,7 @@ async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | 
         "slug": slug,
         "uid": _user_param(db, uid),
         "original": conversion.original_transaction_id if conversion else None,
+        "signature": conversion.signature if conversion else None,
     }
     rows = await db.fetchall(_SELECT_SQL[db.vendor], params)
     if not rows:
@@ -258,7 +261,8 @@ async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | 
         integration=integration,
         user_exists=bool(first[8]),
         user_banned=bool(first[9]),
-        chain=sorted((_ChainEvent(*row[10:]) for row in rows if row[10] is not None), key=lambda event: event.id),
+        signed_for=None if first[10] is None else (first[10], first[11]),
+        chain=sorted((_ChainEvent(*row[12:]) for row in rows if row[12] is not None), key=lambda event: event.id),
     )
 
 
@@ -285,6 +289,8 @@ async def _refusal(
     if isinstance(event, InvalidCallback):
         return _Result(Verdict.INVALID, str(event))
     transaction_id = getattr(event, "transaction_id", "")
+    if snapshot.signed_for not in (None, (transaction_id, getattr(event, "amount_received", None))):
+        return _Result(Verdict.FORGED, "This signature was already used with other values.", transaction_id)
     if event.debug:
         return _Result(Verdict.ACCEPTED, "Debug callback: verified and logged, no coins moved.", transaction_id)
     if isinstance(event, BanEvent):
@@ -398,6 +404,7 @@ async def _record_conversion(
         "available_delta": effect.available_delta,
         "held_delta": effect.held_delta,
         "details": json.dumps(event.details),
+        "signature": event.signature,
         "chain_position": len(snapshot.chain) + 1,
         **delivery,
     }
@@ -436,6 +443,17 @@ _INSERT_DELIVERY = """
 
 _LOG_DELIVERY_SQL = _INSERT_DELIVERY.format(id_column="", id_value="", source="")
 
+# Binds the event's signature to its transaction and amount (OfferSignature), or confirms the binding; returns no
+# row when the signature is bound to other values (a forgery, refused on the full path) or `{source}` selects none.
+# A no-op update rather than DO NOTHING: it returns the row, and waits for a concurrent binding to commit first.
+_BIND_SIGNATURE = """
+    INSERT INTO offer_signatures AS bound (integration_id, signature, transaction_id, amount_received)
+    SELECT %(integration)s, %(signature)s, %(transaction_id)s, %(amount_received)s {source}
+    ON CONFLICT (integration_id, signature) DO UPDATE SET signature = EXCLUDED.signature
+    WHERE bound.transaction_id = EXCLUDED.transaction_id AND bound.amount_received = EXCLUDED.amount_received
+    RETURNING 1
+"""
+
 # Named as PostgreSQL names an identity column's sequence, and resolved once, when a connection prepares the
 # statement: pg_get_serial_sequence() searched the catalog on every call (3% of the statement's time under load).
 DELIVERY_ID_SEQUENCE = "offer_deliveries_id_seq"
@@ -452,13 +470,14 @@ _FIRST_EVENT_GUARD = """EXISTS (
 
 
 def _record_event(guard: str) -> str:
-    """The conversion claims its key and chain position first (ON CONFLICT DO NOTHING); everything else is
-    written from its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked
-    at commit."""
-    conversion = _INSERT_CONVERSION.format(delivery_id="new_delivery.id", source=f"FROM new_delivery WHERE {guard}")
+    """The signature is bound first, then the conversion claims its key and chain position (ON CONFLICT DO
+    NOTHING); everything else is written from its RETURNING row, so a conversion that lost writes nothing at all.
+    Foreign keys are checked at commit."""
+    conversion = _INSERT_CONVERSION.format(delivery_id="new_delivery.id", source="FROM new_delivery, signature")
     delivery = _INSERT_DELIVERY.format(id_column="id,", id_value="delivery_id,", source="FROM conversion")
     return f"""
 WITH new_delivery AS (SELECT nextval('{DELIVERY_ID_SEQUENCE}'::regclass) AS id),
+signature AS ({_BIND_SIGNATURE.format(source=f"WHERE {guard}")}),
 conversion AS ({conversion}),
 delivery AS ({delivery})
 """
@@ -526,7 +545,8 @@ async def _record_in_one_statement(
 
 
 class _PositionTaken(Exception):
-    """Rolls back the delivery written just before a conversion that lost its key or chain position."""
+    """Rolls back the delivery written just before a conversion that lost its key, chain position or
+    signature binding."""
 
 
 def _record_step_by_step(row: dict, effect: _Effect, chain: list[_ChainEvent]) -> bool:
@@ -535,6 +555,9 @@ def _record_step_by_step(row: dict, effect: _Effect, chain: list[_ChainEvent]) -
             with connection.cursor() as cursor:
                 cursor.execute(_LOG_DELIVERY_SQL + " RETURNING id", row)
                 (delivery_id,) = cursor.fetchone()
+                cursor.execute(_BIND_SIGNATURE.format(source="WHERE true"), row)  # SQLite needs the WHERE
+                if cursor.fetchone() is None:
+                    raise _PositionTaken
                 cursor.execute(
                     _INSERT_CONVERSION.format(delivery_id="%(delivery)s", source="WHERE true"),
                     {**row, "delivery": delivery_id},

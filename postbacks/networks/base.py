@@ -18,6 +18,7 @@ class Verdict(models.TextChoices):
     DUPLICATE = "duplicate", "Duplicate"
     BAD_SIGNATURE = "bad_signature", "Bad signature"
     IP_REFUSED = "ip_refused", "IP refused"
+    FORGED = "forged", "Forged (signature reused with other values)"
     INVALID = "invalid", "Invalid"
     UNKNOWN_USER = "unknown_user", "Unknown user"
 
@@ -59,6 +60,7 @@ class ConversionEvent:
     amount: Decimal  # in the network's currency, signed as the network sent it
     amount_received: str
     original_transaction_id: str  # the transaction this event is about (itself, or `ref` for a reconciliation)
+    signature: str  # as sent, lowercase: bound to this transaction and amount once accepted (postbacks.offers)
     debug: bool = False
     details: dict = field(default_factory=dict)
 
@@ -87,10 +89,22 @@ class OfferNetwork(ABC):
 
     name: str  # stored on the integration; never change it once integrations use it
     label: str
+    signature_covers: str  # for operators: what a valid signature proves was sent by the network
+    # Parameters the signature does not cover that still decide which coins move (Wannads' `status`): whoever
+    # saw one callback can replay it with another value, so such a network needs an IP allowlist in production.
+    unsigned_coin_parameters: tuple[str, ...] = ()
+
+    @property
+    def needs_ip_allowlist(self) -> bool:
+        return bool(self.unsigned_coin_parameters)
 
     @abstractmethod
     def verify(self, request: CallbackRequest, secret: str) -> bool:
         """True when the callback carries a valid signature made with `secret`."""
+
+    @abstractmethod
+    def signature(self, request: CallbackRequest) -> str:
+        """The signature as sent, lowercase ("" when absent)."""
 
     @abstractmethod
     def parse(self, request: CallbackRequest) -> ConversionEvent | BanEvent:

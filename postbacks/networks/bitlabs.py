@@ -30,6 +30,7 @@ _STATUS = {
     Verdict.DUPLICATE: 200,
     Verdict.BAD_SIGNATURE: 403,
     Verdict.IP_REFUSED: 403,
+    Verdict.FORGED: 403,
     Verdict.INVALID: 400,
     Verdict.UNKNOWN_USER: 404,
 }
@@ -38,6 +39,7 @@ _STATUS = {
 class BitLabs(OfferNetwork):
     name = "bitlabs"
     label = "BitLabs"
+    signature_covers = "the whole callback URL: every parameter, in the order sent, and the integration's path"
 
     def verify(self, request: CallbackRequest, secret: str) -> bool:
         match = _HASH_SUFFIX.search(request.url)
@@ -46,6 +48,10 @@ class BitLabs(OfferNetwork):
         signed = request.url[: match.start()]
         expected = hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
         return hmac.compare_digest(expected.encode(), match.group(1).lower().encode())
+
+    def signature(self, request: CallbackRequest) -> str:
+        match = _HASH_SUFFIX.search(request.url)
+        return match.group(1).lower() if match else ""
 
     def parse(self, request: CallbackRequest) -> ConversionEvent | BanEvent:
         params = request.params
@@ -85,6 +91,7 @@ class BitLabs(OfferNetwork):
             amount=amount,
             amount_received=amount_received,
             original_transaction_id=original,
+            signature=self.signature(request),
             debug=debug,
             details=optional_details(params, DETAILS),
         )

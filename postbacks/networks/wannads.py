@@ -22,6 +22,7 @@ DETAILS = ("offer_id", "offer_name", "goal_id", "aff_sub", "aff_sub2", "aff_sub3
 _STATUS = {
     Verdict.BAD_SIGNATURE: 403,
     Verdict.IP_REFUSED: 403,
+    Verdict.FORGED: 403,
     Verdict.INVALID: 400,
     Verdict.UNKNOWN_USER: 404,
 }
@@ -30,13 +31,19 @@ _STATUS = {
 class Wannads(OfferNetwork):
     name = "wannads"
     label = "Wannads"
+    # No separators: `tx-17` + `1` signs as `tx-1` + `71` would (postbacks.offers refuses the second as forged).
+    signature_covers = "user_id, transaction_id and reward, concatenated without separators"
+    unsigned_coin_parameters = ("status",)
 
     def verify(self, request: CallbackRequest, secret: str) -> bool:
         params = request.params
         signed = params.get("user_id", "") + params.get("transaction_id", "") + params.get("reward", "") + secret
         # MD5 is the network's choice of signature, not ours.
         expected = hashlib.md5(signed.encode(), usedforsecurity=False).hexdigest()
-        return hmac.compare_digest(expected.encode(), params.get("signature", "").lower().encode())
+        return hmac.compare_digest(expected.encode(), self.signature(request).encode())
+
+    def signature(self, request: CallbackRequest) -> str:
+        return request.params.get("signature", "").lower()
 
     def parse(self, request: CallbackRequest) -> ConversionEvent:
         params = request.params
@@ -58,6 +65,7 @@ class Wannads(OfferNetwork):
             amount=amount,
             amount_received=amount_received,
             original_transaction_id=transaction_id,
+            signature=self.signature(request),
             details=optional_details(params, DETAILS),
         )
 

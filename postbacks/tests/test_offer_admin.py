@@ -96,7 +96,7 @@ def test_adding_an_integration_stores_the_secret_encrypted_with_an_unguessable_s
 def test_editing_an_integration_with_a_blank_secret_keeps_it(admin_client, wannads, app):
     admin_client.post(
         reverse("admin:postbacks_offerwallintegration_change", args=[wannads.pk]),
-        {"name": "Renamed", "store_app": app.pk, "secret": "", "ip_allowlist": "", "coin_rate": "1"},
+        {"name": "Renamed", "store_app": app.pk, "secret": "", "ip_allowlist": "203.0.113.7", "coin_rate": "1"},
     )
 
     wannads.refresh_from_db()

@@ -51,8 +51,8 @@ def wannads(app):
 def credit_queries() -> int:
     # PostgreSQL, the first event of an offer: one statement checks the cached integration, the user and the
     # offer's empty chain, and writes the delivery, conversion, balance and entry.
-    # SQLite: read; BEGIN, delivery, conversion, balance, entry, COMMIT.
-    return 1 if POSTGRESQL else 7
+    # SQLite: read; BEGIN, delivery, signature, conversion, balance, entry, COMMIT.
+    return 1 if POSTGRESQL else 8
 
 
 def test_bitlabs_completed_credit_query_count(bitlabs, user, django_assert_num_queries):
@@ -64,7 +64,7 @@ def test_later_event_of_an_offer_query_count(bitlabs, user, django_assert_num_qu
     Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED"))
     # PostgreSQL: the first-event statement finds the offer's chain started and writes nothing; read; write.
     # SQLite: read; BEGIN, delivery, conversion, balance, the entry's reversed entry, entry, COMMIT.
-    with django_assert_num_queries(3 if POSTGRESQL else 8):
+    with django_assert_num_queries(3 if POSTGRESQL else 9):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="RECONCILED")).status_code == 200
 
 
@@ -90,7 +90,7 @@ def test_wannads_credit_query_count(wannads, user, django_assert_num_queries):
 def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, django_assert_num_queries):
     integration(app, "bitlabs", "bl", BITLABS_SECRET)
     # It reads the integration, then the user and offer the way its network names them, then writes.
-    with django_assert_num_queries(3 if POSTGRESQL else 8):
+    with django_assert_num_queries(3 if POSTGRESQL else 9):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
 
 
