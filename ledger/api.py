@@ -14,10 +14,11 @@ from catalog.selectors import installable_games
 from ledger.authentication import AppTokenAuthentication, IsActiveAppUser
 from ledger.models import LedgerEntry, RewardUser
 from ledger.selectors import user_entries
-from ledger.services import register_app_user
+from ledger.services import InstallNotVerified, register_app_user
 from postbacks.models import UserPostback
 from postbacks.selectors import unapplied_postbacks
 from postbacks.services import ack_postbacks
+from rewardhub import auth_throttle
 from rewardhub.inputs import LimitedJSONParser, StrictSerializer, reject_repeated_query_params
 from rewardhub.schema import error_responses
 
@@ -49,6 +50,14 @@ class AppUserSchema(serializers.ModelSerializer):
 class RegisterRequestSchema(StrictSerializer):
     pid = serializers.CharField(max_length=64, help_text="The reward app's store app pid.")
     device_id = serializers.CharField(max_length=255, help_text="A stable id of this install's device.")
+    install_secret = serializers.CharField(
+        min_length=16,
+        max_length=200,
+        required=False,
+        help_text="A random secret the app generated at its first launch and keeps (e.g. 32 random bytes, "
+        "base64url); send it with every registration. Getting an existing device's user back needs it, or the "
+        "previous app token as `Authorization: Bearer <token>`.",
+    )
 
 
 class RegisterResponseSchema(serializers.Serializer):
@@ -66,27 +75,39 @@ class AppUserRegisterApi(APIView):
         operation_id="app_register",
         summary="Register this device (or get its user back)",
         description=(
-            "One user per store app + device: a reinstall gets the same user and coins back (200) with a new "
-            "token; a first registration answers 201. Throttled per client IP (429)."
+            "One user per store app + device. A first registration answers 201. Registering the device again "
+            "gets the same user and coins back (200) with a new token, if it proves to be the same install: the "
+            "`install_secret` sent the first time, or a valid app token of that user in `Authorization: Bearer`. "
+            "Otherwise 403 `install_not_verified`, counted as a failed authentication. Throttled per client IP."
         ),
         tags=["Reward app"],
-        auth=[],
+        auth=[{}, {"AppBearer": []}],
         request=RegisterRequestSchema,
         responses={
             201: OpenApiResponse(RegisterResponseSchema, description="A new user."),
             200: OpenApiResponse(RegisterResponseSchema, description="The device's existing user, new token."),
             **error_responses(
                 (400, "invalid_json, invalid_request, unknown_field, unknown_pid"),
-                (403, "user_banned: an operator banned this device's user"),
+                (403, "install_not_verified (no proof of the same install), user_banned (an operator banned it)"),
                 (413, "payload_too_large"),
-                (429, "throttled: too many registrations from this IP; see Retry-After"),
+                (429, "throttled: too many registrations or failed authentications from this IP; see Retry-After"),
             ),
         },
     )
     def post(self, request):
+        ip = auth_throttle.client_ip(request)
+        if retry_after := auth_throttle.is_blocked("app", ip):
+            raise auth_throttle.throttled(retry_after)
         params = RegisterRequestSchema(data=request.data)
         params.is_valid(raise_exception=True)
-        registration = register_app_user(**params.validated_data)
+        scheme, _, app_token = request.headers.get("Authorization", "").partition(" ")
+        try:
+            registration = register_app_user(
+                **params.validated_data, app_token=app_token.strip() if scheme.lower() == "bearer" else ""
+            )
+        except InstallNotVerified:
+            auth_throttle.record_failure("app", ip)
+            raise
         body = {
             "created": registration.created,
             "token": registration.token,

@@ -13,6 +13,13 @@ class RewardUser(models.Model):
     # No index of its own: the unique (store_app, device_id) index starts with it.
     store_app = models.ForeignKey(StoreApp, on_delete=models.PROTECT, related_name="users", db_index=False)
     device_id = models.CharField(max_length=255)
+    install_secret_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the secret the app generated at its first launch: re-registering the device needs it "
+        "(or a valid app token of this user).",
+    )
     coins = models.BigIntegerField(
         default=0, editable=False, help_text="Cached sum of the user's available-coin ledger entries: spendable."
     )

@@ -1,6 +1,7 @@
 """The only code that changes a balance: each change is an immutable LedgerEntry plus the cached balance,
 written in one transaction."""
 
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -158,20 +159,52 @@ class AppRegistration:
     created: bool
 
 
-def register_app_user(*, pid: str, device_id: str) -> AppRegistration:
-    """The reward app's sign-up: one user per store app + device, so a reinstall gets its user (and coins) back,
-    with a new token each time. Earlier tokens stay valid until an operator revokes them."""
+class InstallNotVerified(ApiError):
+    """A registration for a device that is already registered, without proof that it comes from that install."""
+
+    def __init__(self):
+        super().__init__(
+            "install_not_verified",
+            "This device is already registered: send its install_secret or a valid app token of its user.",
+            status.HTTP_403_FORBIDDEN,
+        )
+
+
+def register_app_user(
+    *, pid: str, device_id: str, install_secret: str = "", app_token: str = ""
+) -> AppRegistration:
+    """The reward app's sign-up: one user per store app + device, with a new token each time. A device id is no
+    secret (partner postback answers carry it), so getting an existing user back takes proof that the caller is
+    that install: the install secret it registered with, or a valid app token of the user. A proven
+    registration that brings an install secret the user has none of yet records it. Earlier tokens stay valid
+    until an operator revokes them."""
     store_app = StoreApp.objects.filter(pid=pid).first()
     if store_app is None:
         raise ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
+    secret_hash = hash_secret(install_secret) if install_secret else ""
     with transaction.atomic():
         # get_or_create inserts in a savepoint and re-reads on IntegrityError: when two first launches of the
-        # same device race, the unique (store_app, device_id) picks one row and both get it.
-        user, created = RewardUser.objects.get_or_create(store_app=store_app, device_id=device_id)
+        # same device race, the unique (store_app, device_id) picks one row, and the same install proves it.
+        user, created = RewardUser.objects.get_or_create(
+            store_app=store_app, device_id=device_id, defaults={"install_secret_hash": secret_hash}
+        )
+        if not created and not _is_same_install(user, secret_hash, app_token):
+            raise InstallNotVerified()
         if user.is_banned:
             raise user_banned()
+        if secret_hash and not user.install_secret_hash:
+            RewardUser.objects.filter(pk=user.pk).update(install_secret_hash=secret_hash)
         _, token = issue_app_token(user=user)
     return AppRegistration(user=user, token=token, created=created)
+
+
+def _is_same_install(user: RewardUser, secret_hash: str, app_token: str) -> bool:
+    if secret_hash and user.install_secret_hash and hmac.compare_digest(secret_hash, user.install_secret_hash):
+        return True
+    # The token is looked up by its hash, as for every app call: no comparison of secrets in Python.
+    return bool(app_token) and AppToken.objects.filter(
+        user=user, token_hash=hash_secret(app_token), revoked_at=None
+    ).exists()
 
 
 def issue_app_token(*, user: RewardUser) -> tuple[AppToken, str]:

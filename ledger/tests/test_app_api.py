@@ -1,4 +1,5 @@
 import hashlib
+import json
 import uuid
 from datetime import timedelta
 from functools import partial
@@ -16,6 +17,7 @@ from ledger.models import AppToken, RewardUser
 from ledger.services import adjust_balance, issue_app_token, post_entry, revoke_app_token, set_ban
 from ledger.tests.factories import RewardUserFactory
 from rewardhub.testing import run_concurrently
+from rewardhub.tests.test_asgi import serve
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +39,15 @@ def staff():
     return get_user_model().objects.create_user("operator", is_staff=True)
 
 
-def register(pid="cashgiraffe", device_id="device-1", **extra):
-    return Client().post(
-        "/api/app/users", {"pid": pid, "device_id": device_id}, content_type="application/json", **extra
-    )
+INSTALL_SECRET = "first-launch-secret-0123456789abcdef"
+
+
+def register(pid="cashgiraffe", device_id="device-1", install_secret=None, token=None, **extra):
+    body = {"pid": pid, "device_id": device_id}
+    if install_secret is not None:
+        body["install_secret"] = install_secret
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return Client().post("/api/app/users", body, content_type="application/json", headers=headers, **extra)
 
 
 def get(path, token):
@@ -81,10 +88,10 @@ def test_token_is_stored_only_as_its_sha256(app):
 
 
 def test_reregistering_the_device_returns_the_same_user_with_its_coins_and_a_new_token(app, staff):
-    first = register().json()
+    first = register(install_secret=INSTALL_SECRET).json()
     adjust_balance(user=RewardUser.objects.get(), amount=40, reason="welcome", staff=staff)
 
-    response = register()
+    response = register(install_secret=INSTALL_SECRET)
 
     assert response.status_code == 200
     body = response.json()
@@ -97,8 +104,85 @@ def test_reregistering_the_device_returns_the_same_user_with_its_coins_and_a_new
 
 def test_earlier_token_keeps_working_after_reregistration(app):
     first = register().json()["token"]
-    register()
+    assert register(token=first).status_code == 200
     assert get("/api/app/me", first).status_code == 200
+
+
+# Re-registration proves the install: a device id is no secret (partner postback answers carry it).
+
+
+def test_a_device_id_alone_does_not_get_an_existing_user_back(app):
+    register(install_secret=INSTALL_SECRET)
+
+    response = register()
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "install_not_verified"
+    assert AppToken.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_production_application_gives_a_stranger_with_the_device_id_no_token(app):
+    def registration(**extra):
+        body = json.dumps({"pid": "cashgiraffe", "device_id": "device-1", **extra}).encode()
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        return ("POST", "/api/app/users"), {"body": body, "headers": headers}
+
+    first, stranger, owner = serve(
+        registration(install_secret=INSTALL_SECRET), registration(), registration(install_secret=INSTALL_SECRET)
+    )
+
+    assert [first.status_code, stranger.status_code, owner.status_code] == [201, 403, 200]
+    assert stranger.json()["error"] == "install_not_verified" and "token" not in stranger.json()
+    assert owner.json()["user"]["id"] == first.json()["user"]["id"]
+
+
+@pytest.mark.parametrize("wrong", ["another-install-secret-0123456789", INSTALL_SECRET.upper()])
+def test_another_install_secret_is_refused_and_counted_as_a_failed_authentication(app, settings, wrong):
+    settings.AUTH_FAILURE_LIMIT = 2
+    register(install_secret=INSTALL_SECRET)
+
+    answers = [register(install_secret=wrong).status_code for _ in range(2)]
+
+    assert answers == [403, 403]
+    assert register(install_secret=INSTALL_SECRET).status_code == 429  # this IP is blocked for the window
+    assert AppToken.objects.count() == 1
+
+
+def test_a_user_registered_without_an_install_secret_proves_it_with_a_token_and_can_add_one(app):
+    token = register().json()["token"]
+
+    assert register(install_secret=INSTALL_SECRET).status_code == 403
+    assert register(install_secret=INSTALL_SECRET, token=token).status_code == 200
+    assert register(install_secret=INSTALL_SECRET).status_code == 200
+
+
+def test_an_existing_install_secret_is_not_replaced(app):
+    token = register(install_secret=INSTALL_SECRET).json()["token"]
+
+    register(install_secret="a-different-secret-0123456789", token=token)
+
+    assert register(install_secret=INSTALL_SECRET).status_code == 200
+
+
+@pytest.mark.parametrize("whose", ["revoked", "another user's"])
+def test_a_revoked_or_another_users_token_proves_nothing(app, whose):
+    token = register().json()["token"]
+    if whose == "revoked":
+        revoke_app_token(token=AppToken.objects.get())
+    else:
+        token = register(device_id="device-2").json()["token"]
+
+    assert register(token=token).status_code == 403
+
+
+def test_a_user_from_before_install_secrets_keeps_working_with_their_token(app):
+    user = RewardUserFactory(store_app=app, device_id="device-1")  # no install secret, as after the migration
+    token = token_for(user)
+
+    assert get("/api/app/me", token).status_code == 200
+    assert register(token=token).json()["user"]["id"] == str(user.id)
 
 
 def test_same_device_in_another_app_is_another_user(app):
@@ -138,14 +222,14 @@ def test_missing_or_invalid_fields_are_400(app, body):
 
 
 def test_registration_of_a_banned_device_is_403_without_a_token(app, staff):
-    user = RewardUserFactory(store_app=app, device_id="device-1")
-    set_ban(user=user, banned=True, reason="fraud", staff=staff)
+    register(install_secret=INSTALL_SECRET)
+    set_ban(user=RewardUser.objects.get(), banned=True, reason="fraud", staff=staff)
 
-    response = register()
+    response = register(install_secret=INSTALL_SECRET)
 
     assert response.status_code == 403
     assert response.json()["error"] == "user_banned"
-    assert not AppToken.objects.exists()
+    assert AppToken.objects.count() == 1
 
 
 def test_registration_is_throttled_per_client_ip(app, monkeypatch):
@@ -177,7 +261,8 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_throttle(app, monkeypatch)
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_registrations_of_one_device_get_one_user(app):
-    responses = run_concurrently([partial(register, REMOTE_ADDR=f"10.0.1.{n}") for n in range(6)])
+    install = partial(register, install_secret=INSTALL_SECRET)  # one install retrying its first launch
+    responses = run_concurrently([partial(install, REMOTE_ADDR=f"10.0.1.{n}") for n in range(6)])
 
     assert all(not isinstance(r, Exception) for r in responses), responses
     assert sorted(r.status_code for r in responses) == [200] * 5 + [201]
