@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
-from ledger.services import adjust_balance, revoke_app_token, set_ban
+from ledger.services import RECLAIM_WINDOW, adjust_balance, release_install, revoke_app_token, set_ban
 
 
 class ReadOnlyAdminMixin:
@@ -140,9 +140,11 @@ class RewardUserAdmin(admin.ModelAdmin):
     def get_urls(self):
         adjust = self.admin_site.admin_view(self.adjust_balance_view)
         ban = self.admin_site.admin_view(self.ban_view)
+        release = self.admin_site.admin_view(self.release_install_view)
         return [
             path("<uuid:user_id>/adjust/", adjust, name="ledger_rewarduser_adjust"),
             path("<uuid:user_id>/ban/", ban, name="ledger_rewarduser_ban"),
+            path("<uuid:user_id>/release-install/", release, name="ledger_rewarduser_release_install"),
             *super().get_urls(),
         ]
 
@@ -182,6 +184,27 @@ class RewardUserAdmin(admin.ModelAdmin):
             else f"Banned since {user.banned_at:%Y-%m-%d %H:%M} for: {user.ban_reason}"
         )
         return self._staff_action_page(request, user, form, f"{'Ban' if banning else 'Unban'} {user.id}", intro)
+
+    def release_install_view(self, request, user_id):
+        """A reinstall that lost its install secret and token cannot take its user back by itself: support can
+        let the device's next registration do it, after checking who is asking."""
+        user = self.get_object(request, str(user_id))
+        if user is None or not self.has_change_permission(request, user):
+            return redirect("admin:ledger_rewarduser_changelist")
+        form = BanForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            release_install(user=user, reason=reason, staff=request.user)
+            self.log_change(request, user, f"Released the install for re-registration: {reason}")
+            self.message_user(request, "Tokens revoked; the device's next registration gets this user back.")
+            return redirect(reverse("admin:ledger_rewarduser_change", args=[user.pk]))
+        hours = int(RECLAIM_WINDOW.total_seconds() // 3600)
+        intro = (
+            f"Every app token of this user is revoked, and for {hours} hours the next registration of device "
+            f"'{user.device_id}' gets this user and their {user.coins} coins back without the install secret. Do it "
+            "only once you are sure the person asking owns the device, and just before they open the app again."
+        )
+        return self._staff_action_page(request, user, form, f"Release the install of {user.id}", intro)
 
     def _staff_action_page(self, request, user, form, title, intro):
         context = {

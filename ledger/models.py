@@ -20,6 +20,13 @@ class RewardUser(models.Model):
         help_text="SHA-256 of the secret the app generated at its first launch: re-registering the device needs it "
         "(or a valid app token of this user).",
     )
+    reclaimable_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set by support for a reinstall that lost its install secret and token: until then, the next "
+        "registration of this device gets the user back without proof.",
+    )
     coins = models.BigIntegerField(
         default=0, editable=False, help_text="Cached sum of the user's available-coin ledger entries: spendable."
     )

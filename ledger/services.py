@@ -5,6 +5,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -192,19 +193,38 @@ def register_app_user(
             raise InstallNotVerified()
         if user.is_banned:
             raise user_banned()
-        if secret_hash and not user.install_secret_hash:
-            RewardUser.objects.filter(pk=user.pk).update(install_secret_hash=secret_hash)
+        if user.reclaimable_until or (secret_hash and not user.install_secret_hash):
+            RewardUser.objects.filter(pk=user.pk).update(
+                install_secret_hash=user.install_secret_hash or secret_hash, reclaimable_until=None
+            )
         _, token = issue_app_token(user=user)
     return AppRegistration(user=user, token=token, created=created)
 
 
 def _is_same_install(user: RewardUser, secret_hash: str, app_token: str) -> bool:
+    if user.reclaimable_until and user.reclaimable_until > timezone.now():
+        return True
     if secret_hash and user.install_secret_hash and hmac.compare_digest(secret_hash, user.install_secret_hash):
         return True
     # The token is looked up by its hash, as for every app call: no comparison of secrets in Python.
     return bool(app_token) and AppToken.objects.filter(
         user=user, token_hash=hash_secret(app_token), revoked_at=None
     ).exists()
+
+
+RECLAIM_WINDOW = timedelta(hours=24)
+
+
+@transaction.atomic
+def release_install(*, user: RewardUser, reason: str, staff: AbstractBaseUser) -> None:
+    """Support's answer to a reinstall that lost both its install secret and its token: every token of the user is
+    revoked and, for RECLAIM_WINDOW, the next registration of the device takes the user back and records the
+    install secret it brings. The caller audits who did it and why."""
+    if not reason.strip():
+        raise ValueError("Releasing an install needs a reason.")
+    AppToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now(), revoked_by=staff)
+    until = timezone.now() + RECLAIM_WINDOW
+    RewardUser.objects.filter(pk=user.pk).update(install_secret_hash="", reclaimable_until=until)
 
 
 def issue_app_token(*, user: RewardUser) -> tuple[AppToken, str]:

@@ -6,9 +6,12 @@ from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.throttling import ScopedRateThrottle
 
@@ -484,3 +487,48 @@ def test_each_user_gets_their_own_install_link():
 
 def test_unknown_path_under_the_app_api_is_404():
     assert Client().get(f"/api/app/users/{uuid.uuid4()}").status_code == 404
+
+
+# Support's way back for an install that lost both its secret and its token
+
+
+def release(user, admin_client, reason="owner verified by email"):
+    return admin_client.post(reverse("admin:ledger_rewarduser_release_install", args=[user.pk]), {"reason": reason})
+
+
+def test_support_releases_a_lost_install_so_its_next_registration_gets_the_user_back(app, admin_client):
+    old_token = register(install_secret=INSTALL_SECRET).json()["token"]
+    user = RewardUser.objects.get()
+    new_secret = "after-reinstall-secret-0123456789"
+    assert register(install_secret=new_secret).status_code == 403
+
+    assert release(user, admin_client).status_code == 302
+
+    assert get("/api/app/me", old_token).status_code == 401  # whoever held the old token holds nothing now
+    assert register(install_secret=new_secret).json()["user"]["id"] == str(user.id)
+    assert register(install_secret="someone-else-entirely-0123456789").status_code == 403  # released only once
+    assert register(install_secret=new_secret).status_code == 200
+    assert LogEntry.objects.get().change_message == "Released the install for re-registration: owner verified by email"
+
+
+def test_a_release_expires(app, admin_client):
+    register(install_secret=INSTALL_SECRET)
+    release(RewardUser.objects.get(), admin_client)
+    RewardUser.objects.update(reclaimable_until=timezone.now() - timedelta(seconds=1))
+
+    assert register(install_secret="after-reinstall-secret-0123456789").status_code == 403
+
+
+def test_releasing_an_install_needs_a_reason_and_the_change_permission(app, admin_client):
+    register(install_secret=INSTALL_SECRET)
+    user = RewardUser.objects.get()
+    viewer = get_user_model().objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_rewarduser"))
+    viewer_client = Client()
+    viewer_client.force_login(viewer)
+
+    release(user, admin_client, reason=" ")
+    release(user, viewer_client)
+
+    assert RewardUser.objects.get().reclaimable_until is None
+    assert register(install_secret="after-reinstall-secret-0123456789").status_code == 403
