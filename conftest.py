@@ -11,6 +11,7 @@ import catalog.services
 import giveaways.services
 import ledger.services
 import rewardhub.crypto
+from rewardhub import auth_throttle
 from rewardhub.testing import SecretLogDetector, wrapped_everywhere
 
 # Test tooling that echoes test inputs by design (factory-boy logs every factory's parameters): not product output.
@@ -29,8 +30,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Failed-authentication counters and DRF throttles live in the cache: each test starts with none."""
+    """Failed-authentication counters and DRF throttles live in the cache: each test starts with none, and with
+    the cache answering (a test that made it fail leaves the throttle's back-off behind)."""
     cache.clear()
+    auth_throttle.outage.end()
 
 
 @pytest.fixture(autouse=True)

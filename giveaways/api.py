@@ -166,7 +166,7 @@ class GiveawayApiView(APIView):
         """Every method, under either server (rewardhub.db)."""
         self.request = request
         ip = auth_throttle.client_ip(request)
-        if retry_after := auth_throttle.is_blocked("giveaway", ip):
+        if retry_after := await auth_throttle.ais_blocked("giveaway", ip):
             response = envelope(ResultCode.THROTTLED, auth_throttle.THROTTLED_MESSAGE, None, 429)
             response["Retry-After"] = str(retry_after)
             return response
@@ -176,7 +176,7 @@ class GiveawayApiView(APIView):
             return envelope(ResultCode.SUCCESS, SUCCESS_MSG, await self.answer(db, request))
         except CallbackError as error:
             if error.code == ResultCode.BAD_SIGNATURE:
-                auth_throttle.record_failure("giveaway", ip)
+                await auth_throttle.arecord_failure("giveaway", ip)
             return envelope(error.code, error.msg, None, error.http_status)
 
     def post(self, request):

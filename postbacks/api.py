@@ -78,7 +78,7 @@ class PartnerPostbackApi(APIView):
             response["Allow"] = "POST"
             return response
         ip = auth_throttle.client_ip(request)
-        if retry_after := auth_throttle.is_blocked("partner", ip):
+        if retry_after := await auth_throttle.ais_blocked("partner", ip):
             response = error_response("throttled", auth_throttle.THROTTLED_MESSAGE, 429)
             response["Retry-After"] = str(retry_after)
             return response
@@ -86,7 +86,7 @@ class PartnerPostbackApi(APIView):
             return await self.record(request, db)
         except ApiError as error:
             if error.status_code == status.HTTP_401_UNAUTHORIZED:
-                auth_throttle.record_failure("partner", ip)
+                await auth_throttle.arecord_failure("partner", ip)
             return error_response(error.error_code, str(error.detail), error.status_code)
 
     async def record(self, request, db: Database) -> HttpResponse:

@@ -142,7 +142,7 @@ async def receive_callback(
             result = await _refusal(db, snapshot, request, event, source_ip)
             if result is not None:
                 if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.FORGED, Verdict.IP_REFUSED):
-                    auth_throttle.record_failure("offer", source_ip)
+                    await auth_throttle.arecord_failure("offer", source_ip)
                 reply = network.reply(result.verdict, result.message)
                 await _log_delivery(db, snapshot.integration, delivery, result, reply)
                 return reply

@@ -58,7 +58,7 @@ class OfferCallbackApi(APIView):
         except ApiError as error:
             return error_response(error.error_code, str(error.detail), error.status_code)
         source_ip = auth_throttle.client_ip(request)
-        if retry_after := auth_throttle.is_blocked("offer", source_ip):
+        if retry_after := await auth_throttle.ais_blocked("offer", source_ip):
             return await db.orm(self.throttled_reply, slug, retry_after)
         try:
             reply = await receive_callback(

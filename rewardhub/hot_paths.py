@@ -25,6 +25,7 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.utils.log import log_response
 
+from rewardhub import auth_throttle
 from rewardhub.db import PooledDatabase
 from rewardhub.middleware import database_unavailable
 
@@ -80,7 +81,8 @@ class AsyncHotPaths(_HotPaths):
     (a2wsgi), each with its persistent connection: Django's own ASGI handler runs a request's sync code (our
     views, DRF, the admin, most middleware) in a thread of its own, with a new database connection each time,
     and served GET /api/app/me at a fifth of this. Without PostgreSQL, or under a server that sends no
-    lifespan events, there is no pool and the WSGI handler serves the hot paths too."""
+    lifespan events, there is no pool and the WSGI handler serves the hot paths too. Start-up also opens the
+    worker's Redis client for the failed-authentication throttle (rewardhub.auth_throttle)."""
 
     def __init__(self, handler: WSGIHandler):
         super().__init__(handler)
@@ -101,9 +103,11 @@ class AsyncHotPaths(_HotPaths):
         while (await receive())["type"] == "lifespan.startup":
             if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
                 self.database = await PooledDatabase.open(size=settings.DB_POOL_SIZE, timeout=settings.DB_POOL_TIMEOUT)
+            auth_throttle.open_worker_client()
             await send({"type": "lifespan.startup.complete"})
         if self.database is not None:
             await self.database.close()
+        await auth_throttle.close_worker_client()
         await send({"type": "lifespan.shutdown.complete"})
 
     async def serve(self, view, kwargs: dict, scope, receive, send) -> None:

@@ -99,9 +99,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # per process; with several gunicorn workers set CACHE_URL=redis://127.0.0.1:6379/1 so they share one count.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # The hot paths check the throttle on a worker's event loop (rewardhub.asgi): a Redis that hangs costs a
-    # request at most this long (auth_throttle then lets it through unthrottled), never the whole worker.
+    # A Redis that hangs costs a request at most this long; auth_throttle then lets requests through
+    # unthrottled for a few seconds. The hot paths' async client (auth_throttle) bounds each check by it too.
     CACHES["default"].setdefault("OPTIONS", {}).update(socket_timeout=0.2, socket_connect_timeout=0.2)
+# Under ASGI the hot paths check the throttle on one async Redis client per worker, with this many connections
+# (a check takes a connection for one round trip; a request waits at most the timeout above for one).
+CACHE_POOL_SIZE = env.int("CACHE_POOL_SIZE", default=4)
 
 # Every API refuses a client IP (429 + Retry-After) for AUTH_FAILURE_WINDOW seconds once it has failed to
 # authenticate AUTH_FAILURE_LIMIT times within that many seconds (rewardhub.auth_throttle).
