@@ -1,6 +1,7 @@
 """The hosts' console: projects (API key), giveaways with tasks and custom rewards, draws, 'Check API callback'."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -79,7 +80,7 @@ class GiveawayProjectAdmin(admin.ModelAdmin):
     def rotate_key_view(self, request, project_id):
         project = get_object_or_404(GiveawayProject, pk=project_id)
         if not self.has_change_permission(request, project):
-            return redirect("admin:giveaways_giveawayproject_changelist")
+            raise PermissionDenied
         if request.method == "POST":
             services.rotate_api_key(project=project)
             self.log_change(request, project, "Rotated the API key")
@@ -205,7 +206,7 @@ class GiveawayAdmin(admin.ModelAdmin):
     def draw_view(self, request, giveaway_id):
         giveaway = get_object_or_404(Giveaway, pk=giveaway_id)
         if not self.has_change_permission(request, giveaway):
-            return redirect("admin:giveaways_giveaway_changelist")
+            raise PermissionDenied
         if request.method == "POST":
             try:
                 draw = services.draw_giveaway(giveaway=giveaway)
@@ -233,7 +234,7 @@ class GiveawayAdmin(admin.ModelAdmin):
         """Create a test participant for this task and go to the page that shows its callbacks."""
         task = get_object_or_404(GiveawayTask.objects.select_related("giveaway"), pk=task_id, giveaway_id=giveaway_id)
         if not self.has_change_permission(request, task.giveaway):
-            return redirect("admin:giveaways_giveaway_changelist")
+            raise PermissionDenied
         if request.method == "POST":
             participant = services.create_test_participant(giveaway=task.giveaway)
             url = reverse("admin:giveaways_giveaway_check_callback_status", args=[giveaway_id, participant.track_id])
@@ -255,6 +256,8 @@ class GiveawayAdmin(admin.ModelAdmin):
         participant = get_object_or_404(
             Participant.objects.select_related("giveaway"), giveaway_id=giveaway_id, track_id=track_id, is_test=True
         )
+        if not self.has_change_permission(request, participant.giveaway):  # as the view that created it
+            raise PermissionDenied
         task = GiveawayTask.objects.filter(giveaway_id=giveaway_id, pk=request.GET.get("task") or 0).first()
         attempts = selectors.latest_attempts(participant)
         context = {

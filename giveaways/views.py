@@ -4,6 +4,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -39,6 +40,8 @@ def _session_key(giveaway: Giveaway) -> str:
 def _participant(request, giveaway: Giveaway, required: bool = False) -> Participant | None:
     """From ?track_id=, else the one this browser joined with; test participants may use every page."""
     track_id = request.GET.get("track_id") or request.session.get(_session_key(giveaway))
+    if track_id and "\x00" in track_id:  # PostgreSQL text cannot hold it, so it cannot even be looked up
+        raise BadRequest("A track_id cannot contain NUL characters.")
     participant = Participant.objects.filter(giveaway=giveaway, track_id=track_id).first() if track_id else None
     if participant is None and required:
         raise Http404("Unknown track_id for this giveaway.")

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -151,8 +152,10 @@ class RewardUserAdmin(admin.ModelAdmin):
     def adjust_balance_view(self, request, user_id):
         """Staff correction: a new ledger entry with amount, reason and who made it."""
         user = self.get_object(request, str(user_id))
-        if user is None or not request.user.has_perm("ledger.add_ledgerentry"):
+        if user is None:
             return redirect("admin:ledger_rewarduser_changelist")
+        if not request.user.has_perm("ledger.add_ledgerentry"):
+            raise PermissionDenied
         form = AdjustBalanceForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             entry = adjust_balance(user=user, staff=request.user, **form.cleaned_data)
@@ -168,8 +171,10 @@ class RewardUserAdmin(admin.ModelAdmin):
     def ban_view(self, request, user_id):
         """Ban a user (or lift the ban): their API calls get 403 and postbacks credit nothing."""
         user = self.get_object(request, str(user_id))
-        if user is None or not self.has_change_permission(request, user):
+        if user is None:
             return redirect("admin:ledger_rewarduser_changelist")
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
         banning = not user.is_banned
         form = BanForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -189,8 +194,10 @@ class RewardUserAdmin(admin.ModelAdmin):
         """A reinstall that lost its install secret and token cannot take its user back by itself: support can
         let the device's next registration do it, after checking who is asking."""
         user = self.get_object(request, str(user_id))
-        if user is None or not self.has_change_permission(request, user):
+        if user is None:
             return redirect("admin:ledger_rewarduser_changelist")
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
         form = BanForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             reason = form.cleaned_data["reason"]

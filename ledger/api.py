@@ -29,7 +29,10 @@ AUTH_ERRORS = (
     (403, "user_banned: an operator banned this user"),
     (429, "throttled: too many failed authentications from this IP; see Retry-After"),
 )
-LIST_ERRORS = (400, "repeated_parameter: a query parameter (cursor, page_size) sent twice")
+LIST_ERRORS = (
+    400,
+    "repeated_parameter: a query parameter (cursor, page_size) sent twice; too_many_parameters: over 1000 of them",
+)
 
 
 class AppUserSchema(serializers.ModelSerializer):

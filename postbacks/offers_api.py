@@ -37,6 +37,10 @@ def _error_forms(status: int, verdicts: str) -> dict:
     }
 
 
+def unknown_callback_url() -> HttpResponse:
+    return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
+
+
 class OfferCallbackApi(APIView):
     """Server-to-server callbacks from offer networks; the integration's provider decides the contract.
 
@@ -57,6 +61,8 @@ class OfferCallbackApi(APIView):
             read_limited(request, request.META)  # parameters come in the query; a body has no use but must be small
         except ApiError as error:
             return error_response(error.error_code, str(error.detail), error.status_code)
+        if "\x00" in slug:  # no integration has one, and PostgreSQL text cannot hold it to look it up
+            return unknown_callback_url()
         source_ip = auth_throttle.client_ip(request)
         if retry_after := await auth_throttle.ais_blocked("offer", source_ip):
             return await db.orm(self.throttled_reply, slug, retry_after)
@@ -72,7 +78,7 @@ class OfferCallbackApi(APIView):
         except TooManyFieldsSent as error:  # refused before anything is read or logged, as a body over the limit
             return error_response("invalid", str(error), 400)
         if reply is None:
-            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
+            return unknown_callback_url()
         return HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
 
     @extend_schema(
@@ -133,7 +139,7 @@ class OfferCallbackApi(APIView):
         """In the network's own format (one read, only for an IP that is already refused)."""
         integration = OfferwallIntegration.objects.filter(slug=slug).only("provider").first()
         if integration is None:
-            return HttpResponse("Unknown callback URL.", status=404, content_type="text/plain")
+            return unknown_callback_url()
         reply = get_network(integration.provider).throttled(auth_throttle.THROTTLED_MESSAGE)
         response = HttpResponse(reply.body, status=reply.status, content_type=reply.content_type)
         response["Retry-After"] = str(retry_after)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from postbacks.models import MAX_LEVEL
 from rewardhub.errors import ApiError
-from rewardhub.inputs import load_json_object
+from rewardhub.inputs import is_storable_text, load_json_object
 
 # Canonical field name → accepted spellings, preferred first (seed 004).
 ALIASES = {
@@ -54,6 +54,8 @@ def _field(body: dict, name: str, *, required: bool = True):
         return None
     if any(value != present[0] for value in present[1:]):
         raise ApiError("invalid_field", f"{name} is given under several names with different values.")
+    if isinstance(present[0], str) and not is_storable_text(present[0]):
+        raise ApiError("invalid_field", f"{name} cannot contain NUL characters or unpaired surrogates.")
     return present[0]
 
 

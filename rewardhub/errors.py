@@ -1,7 +1,10 @@
 """One error shape for the JSON APIs: {"ok": false, "error": <stable code>, "message": <human text>}."""
 
 import json
+import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.http import HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -46,6 +49,8 @@ _DRF_CODES = {
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, SuspiciousOperation):
+        exc = _suspicious_request_error(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None  # not an API error: let Django log it and answer 500
@@ -55,6 +60,18 @@ def api_exception_handler(exc, context):
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
         message = _flatten(exc.detail)
     return Response(error_body(code, message), status=response.status_code, headers=_kept_headers(response))
+
+
+def _suspicious_request_error(exc: SuspiciousOperation) -> ApiError:
+    """Django's request limits (too many parameters, too large a body) and other suspicious requests, in the
+    API's format rather than Django's HTML 400; still reported on the django.security logger, as Django does."""
+    logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+    if isinstance(exc, RequestDataTooBig):
+        return ApiError("payload_too_large", "The request body is too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return ApiError("too_many_parameters", f"A request carries at most {limit} parameters.")
+    return ApiError("bad_request", "The request is malformed.")
 
 
 def _kept_headers(response) -> dict:

@@ -3,6 +3,7 @@ UTF-8 JSON objects that name each key once, form and query parameters that appea
 API says so) no fields it does not know. Every refusal is an ApiError with a stable code."""
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl
 
@@ -56,6 +57,15 @@ def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python accepts them, JSON does not
+
+
+# JSON's \u0000 and lone \ud800-\udfff escapes decode to text PostgreSQL refuses (a DataError, or a
+# UnicodeEncodeError in the driver): a 500 unless refused first.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def is_storable_text(value: str) -> bool:
+    return _UNSTORABLE.search(value) is None
 
 
 def unique_params(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:

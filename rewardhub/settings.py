@@ -28,7 +28,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "rewardhub.admin_site.RewardHubAdminConfig",  # django.contrib.admin with its NUL guard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -124,6 +124,9 @@ class OfferNetwork(ABC):
 
 
 MAX_ID_LENGTH = 200  # user and transaction ids are stored in columns this wide
+# Amounts below 10**16: at the lowest coin rate (0.0001) that is already more coins than any balance may take,
+# and it keeps every later product and rounding far inside Decimal's range (9e999999999 overflowed it: a 500).
+MAX_AMOUNT_DIGITS = 16
 
 
 def required(params: dict[str, str], name: str) -> str:
@@ -143,6 +146,8 @@ def decimal_param(params: dict[str, str], name: str) -> tuple[Decimal, str]:
         value = None
     if len(raw) > 40 or value is None or not value.is_finite():
         raise InvalidCallback(f"Parameter '{name}' must be a number, got '{raw[:40]}'.")
+    if value.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise InvalidCallback(f"Parameter '{name}' is out of range, got '{raw}'.")
     return value, raw
 
 

@@ -301,14 +301,16 @@ ALIASES = {
     "gid": ["gid", "game_id", "gameId"],
     "level_number": ["level_number", "level"],
 }
+# What PostgreSQL text can hold: no NUL, no unpaired surrogate (the parser refuses both).
+storable = st.characters(exclude_characters="\x00", exclude_categories=["Cs"])
 valid_bodies = st.fixed_dictionaries(
     {
-        "pid": st.text(min_size=1, max_size=64),
+        "pid": st.text(storable, min_size=1, max_size=64),
         "uid": st.uuids().map(str),
-        "gid": st.text(min_size=1, max_size=100),
+        "gid": st.text(storable, min_size=1, max_size=100),
         "level_number": st.integers(min_value=1, max_value=MAX_LEVEL),
     },
-    optional={"reason": st.text(min_size=1, max_size=500)},
+    optional={"reason": st.text(storable, min_size=1, max_size=500)},
 )
 
 
