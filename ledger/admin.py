@@ -110,6 +110,8 @@ class RewardUserAdmin(admin.ModelAdmin):
         "id",
         "coins",
         "held_coins",
+        "install_secret_recorded",
+        "reclaimable_until",
         "created_at",
         "banned_at",
         "ban_reason",
@@ -124,6 +126,8 @@ class RewardUserAdmin(admin.ModelAdmin):
         "device_id",
         "coins",
         "held_coins",
+        "install_secret_recorded",
+        "reclaimable_until",
         "created_at",
         "banned_at",
         "ban_reason",
@@ -137,6 +141,11 @@ class RewardUserAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "store_app", "device_id"] if obj else self.readonly_fields
+
+    @admin.display(boolean=True, description="install secret recorded")
+    def install_secret_recorded(self, obj):
+        """Without one, re-registering this device needs a valid app token of the user."""
+        return bool(obj.install_secret_hash)
 
     def get_urls(self):
         adjust = self.admin_site.admin_view(self.adjust_balance_view)

@@ -77,11 +77,11 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "provider",
-        "store_app",
-        "callback_path",
-        "coin_rate",
+        "replay_risk",  # before the long callback path, so it is seen without scrolling
         "has_allowlist",
-        "replay_risk",
+        "store_app",
+        "coin_rate",
+        "callback_path",
         "created_at",
     ]
     list_filter = ["provider", "store_app"]
