@@ -79,10 +79,11 @@ class HotPaths(_HotPaths):
 class AsyncHotPaths(_HotPaths):
     """ASGI: the hot paths' coroutines on a pool of async connections (rewardhub.db.PooledDatabase), opened when
     the worker starts. Every other request goes to Django's WSGI handler in a pool of DJANGO_THREADS threads
-    (a2wsgi), each with its persistent connection: Django's own ASGI handler runs a request's sync code (our
-    views, DRF, the admin, most middleware) in a thread of its own, with a new database connection each time,
-    and served GET /api/app/me at a fifth of this. Without PostgreSQL, or under a server that sends no
-    lifespan events, there is no pool and the WSGI handler serves the hot paths too."""
+    (a2wsgi) once its body has arrived (BodyFirst), each thread with its persistent connection: Django's own
+    ASGI handler runs a request's sync code (our views, DRF, the admin, most middleware) in a thread of its own,
+    with a new database connection each time, and served GET /api/app/me at a fifth of this. Without PostgreSQL,
+    or under a server that sends no lifespan events, there is no pool and the WSGI handler serves the hot paths
+    too."""
 
     def __init__(self, handler: WSGIHandler):
         super().__init__(handler)
@@ -142,7 +143,7 @@ class BodyFirst:
     thread and stalled every request but the hot paths. A body over `limit` bytes is refused (413) unread when its
     Content-Length says so, else once `limit` is passed; one not complete within HTTP_BODY_TIMEOUT gets 408."""
 
-    def __init__(self, app, limit: int):
+    def __init__(self, app, limit: int) -> None:
         self.app, self.limit = app, limit
 
     async def __call__(self, scope, receive, send) -> None:
