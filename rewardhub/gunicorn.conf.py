@@ -12,7 +12,8 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 wsgi_app = "rewardhub.asgi:application"
 worker_class = "rewardhub.gunicorn_worker.BalancedUvicornWorker"
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
-keepalive = 30
+# Seconds a connection may sit idle, before its first request or between two (rewardhub/http_protocol.py).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 30))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 max_requests = 0

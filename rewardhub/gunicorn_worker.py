@@ -13,6 +13,9 @@ connections on one core, so that worker ran at its limit while the other had roo
 connection per wake-up, and once it holds as many connections as its database pool has, it pauses for
 ACCEPT_PAUSE after each further one, so that a less busy sibling takes the next; alone, it still accepts them
 all, each at most ACCEPT_PAUSE later.
+
+Each connection speaks uvicorn's httptools protocol with gunicorn's limits on request heads and deadlines for
+idle connections and slow headers (rewardhub/http_protocol.py).
 """
 
 import asyncio
@@ -27,6 +30,8 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
+
+from rewardhub.http_protocol import HeadLimits, LimitedHttpToolsProtocol
 
 ACCEPT_PAUSE = 0.001  # seconds: short enough not to limit how fast a busy worker takes new connections
 ACCEPT_RETRY_DELAY = 1.0  # seconds, after accept failed for want of file descriptors or memory (asyncio's value)
@@ -60,9 +65,11 @@ class BalancedServer(Server):
         if self.lifespan.should_exit:
             sys.exit(STARTUP_FAILURE)
 
+        limits = HeadLimits.from_settings()
+
         def create_protocol() -> asyncio.Protocol:
-            return self.config.http_protocol_class(
-                config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+            return LimitedHttpToolsProtocol(
+                config=self.config, server_state=self.server_state, app_state=self.lifespan.state, limits=limits
             )
 
         held = self.server_state.connections

@@ -11,7 +11,9 @@ headers), the 503 for a lost database, and Django's exception responses and logg
 to Django's handler unchanged.
 """
 
+import asyncio
 import io
+from http import HTTPStatus
 
 from a2wsgi import WSGIMiddleware
 from django.conf import settings
@@ -78,15 +80,16 @@ class HotPaths(_HotPaths):
 class AsyncHotPaths(_HotPaths):
     """ASGI: the hot paths' coroutines on a pool of async connections (rewardhub.db.PooledDatabase), opened when
     the worker starts. Every other request goes to Django's WSGI handler in a pool of DJANGO_THREADS threads
-    (a2wsgi), each with its persistent connection: Django's own ASGI handler runs a request's sync code (our
-    views, DRF, the admin, most middleware) in a thread of its own, with a new database connection each time,
-    and served GET /api/app/me at a fifth of this. Without PostgreSQL, or under a server that sends no
-    lifespan events, there is no pool and the WSGI handler serves the hot paths too. Start-up also opens the
-    worker's Redis client for the failed-authentication throttle (rewardhub.auth_throttle)."""
+    (a2wsgi) once its body has arrived (BodyFirst), each thread with its persistent connection: Django's own
+    ASGI handler runs a request's sync code (our views, DRF, the admin, most middleware) in a thread of its own,
+    with a new database connection each time, and served GET /api/app/me at a fifth of this. Without PostgreSQL,
+    or under a server that sends no lifespan events, there is no pool and the WSGI handler serves the hot paths
+    too. Start-up also opens the worker's Redis client for the failed-authentication throttle
+    (rewardhub.auth_throttle)."""
 
     def __init__(self, handler: WSGIHandler):
         super().__init__(handler)
-        self.django = WSGIMiddleware(handler, workers=settings.DJANGO_THREADS)
+        self.django = BodyFirst(WSGIMiddleware(handler, workers=settings.DJANGO_THREADS), settings.HTTP_MAX_BODY_BYTES)
         self.database: PooledDatabase | None = None
 
     async def __call__(self, scope, receive, send):
@@ -111,7 +114,10 @@ class AsyncHotPaths(_HotPaths):
         await send({"type": "lifespan.shutdown.complete"})
 
     async def serve(self, view, kwargs: dict, scope, receive, send) -> None:
-        body = await read_body(receive, settings.API_MAX_BODY_BYTES + 1)
+        try:
+            body = await read_body(receive, settings.API_MAX_BODY_BYTES + 1)
+        except TimeoutError:
+            return await refuse(send, HTTPStatus.REQUEST_TIMEOUT)
         if body is None:
             return  # the client went away
         # As a WSGI environ holds it (latin-1), for the views' get_str_from_wsgi: bytes that are not UTF-8 then
@@ -135,18 +141,81 @@ def without_underscore_headers(scope: dict) -> dict:
     return {**scope, "headers": [(name, value) for name, value in scope["headers"] if b"_" not in name]}
 
 
+class BodyFirst:
+    """Hands `app` (Django's handler in a2wsgi's threads) only requests whose whole body has arrived, read here in
+    the event loop: a2wsgi gave a thread the body as it arrived, so a dozen bodies sent a byte at a time held every
+    thread and stalled every request but the hot paths. A body over `limit` bytes is refused (413) unread when its
+    Content-Length says so, else once `limit` is passed; one not complete within HTTP_BODY_TIMEOUT gets 408."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if declared_length(scope) > self.limit:
+            return await refuse(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        try:
+            body = await read_body(receive, self.limit + 1)
+        except TimeoutError:
+            return await refuse(send, HTTPStatus.REQUEST_TIMEOUT)
+        if body is None:
+            return  # the client went away
+        if len(body) > self.limit:
+            return await refuse(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        await self.app(with_content_length(scope, len(body)), replay(body, receive), send)
+
+
+def declared_length(scope: dict) -> int:
+    """The request's Content-Length, 0 without one (httptools refuses one that is not a number)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value)
+    return 0
+
+
+BODY_FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
+
+
+def with_content_length(scope: dict, length: int) -> dict:
+    """The scope of a request whose body is now `length` bytes in hand: a chunked body (Transfer-Encoding, no
+    Content-Length) read as empty to Django's WSGIRequest, which reads CONTENT_LENGTH bytes."""
+    headers = [(name, value) for name, value in scope["headers"] if name not in BODY_FRAMING_HEADERS]
+    return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
+
+
+def replay(body: bytes, receive):
+    """An ASGI receive that gives the whole body at once, then what the client sends next (its disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> dict:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+async def refuse(send, status: HTTPStatus) -> None:
+    """A plain answer to a request whose body we will not read (any more): the connection closes after it, since
+    the rest of that body would otherwise be read as the next request."""
+    body = status.phrase.encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def read_body(receive, limit: int) -> bytes | None:
-    """The request's body, or its first `limit` bytes when it is longer (the view refuses it: 413); None when the
-    client disconnected first."""
+    """The request's body, or its first `limit` bytes when it is longer (the caller refuses it: 413); None when the
+    client disconnected first. Raises TimeoutError when it has not arrived within HTTP_BODY_TIMEOUT seconds."""
     chunks, size = [], 0
-    while size < limit:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        if not message.get("more_body"):
-            break
+    async with asyncio.timeout(settings.HTTP_BODY_TIMEOUT):
+        while size < limit:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if not message.get("more_body"):
+                break
     return b"".join(chunks)
 
 

@@ -158,6 +158,19 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # Every API refuses bodies larger than this (413): partner, app, giveaway and offer-callback (rewardhub.inputs).
 API_MAX_BODY_BYTES = 16 * 1024
 
+# What the production server (rewardhub.http_protocol, rewardhub.hot_paths) accepts of a request. A request's body
+# is read in the event loop before Django's handler gets a thread, so it is held in memory: the largest form the
+# admin posts, a giveaway reward's image, fits HTTP_MAX_BODY_BYTES (413 above it). A body must arrive within
+# HTTP_BODY_TIMEOUT seconds of the end of its headers (408), and a request's line and headers within
+# HTTP_HEADER_TIMEOUT seconds of its first byte (the connection is closed). The header limits are gunicorn's own
+# defaults (a request line over its limit gets 414, headers over theirs 431).
+HTTP_MAX_BODY_BYTES = env.int("HTTP_MAX_BODY_BYTES", default=5 * 1024 * 1024)
+HTTP_BODY_TIMEOUT = env.float("HTTP_BODY_TIMEOUT", default=30.0)
+HTTP_HEADER_TIMEOUT = env.float("HTTP_HEADER_TIMEOUT", default=10.0)
+HTTP_LIMIT_REQUEST_LINE = env.int("HTTP_LIMIT_REQUEST_LINE", default=4094)
+HTTP_LIMIT_REQUEST_FIELDS = env.int("HTTP_LIMIT_REQUEST_FIELDS", default=100)
+HTTP_LIMIT_REQUEST_FIELD_SIZE = env.int("HTTP_LIMIT_REQUEST_FIELD_SIZE", default=8190)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -56,8 +56,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_server(*, workers: int = 2) -> Iterator[LiveServer]:
-    """Started and stopped around the block; the error log is kept in a temporary file for failures."""
+def gunicorn_server(*, workers: int = 2, environ: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """Started and stopped around the block, with `environ` added to its environment (e.g. short timeouts); the
+    error log is kept in a temporary file for failures."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = Path(tempfile.mkstemp(prefix="rewardhub-soak-gunicorn-", suffix=".log")[1])
@@ -71,6 +72,7 @@ def gunicorn_server(*, workers: int = 2) -> Iterator[LiveServer]:
         # All clients share 127.0.0.1 and the mixed load sends wrong secrets on purpose: the failed-auth
         # throttle (tested on its own in rewardhub/tests) would turn the rest of the run into 429s.
         "AUTH_FAILURE_LIMIT": "1000000000",
+        **(environ or {}),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
