@@ -17,6 +17,7 @@ from giveaways.services import create_test_participant
 from giveaways.tests.factories import GiveawayTaskFactory
 from ledger.models import RewardUser
 from ledger.tests.factories import RewardUserFactory
+from rewardhub.tests.test_asgi import serve
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +85,19 @@ def test_staff_without_permissions_gets_403_and_changes_nothing(url, method, url
 def test_a_superuser_reaches_every_custom_view(url, url_arguments):
     """The control: the addresses the walk builds are real pages."""
     assert client_for(is_superuser=True).get(address(url, url_arguments)).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_production_application_refuses_the_check_callback_status_page_to_staff_without_permissions(
+    url_arguments,
+):
+    session = client_for().cookies["sessionid"].value
+    path = reverse(
+        "admin:giveaways_giveaway_check_callback_status",
+        kwargs={name: url_arguments[name] for name in ("giveaway_id", "track_id")},
+    )
+
+    (answer,) = serve((("GET", path), {"headers": {"Cookie": f"sessionid={session}"}}))
+
+    assert answer.status_code == 403
