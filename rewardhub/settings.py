@@ -1,5 +1,6 @@
 """One settings module, read from the environment (12-factor). Every variable is listed in the README."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -77,8 +78,13 @@ TEMPLATES = [
     },
 ]
 
-# Unset DATABASE_URL means an embedded SQLite file, so a fresh clone runs with nothing installed.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Unset DATABASE_URL means the embedded PostgreSQL a pip package ships (rewardhub.embedded_db), so a fresh clone
+# runs with nothing else installed, on the SQL production runs.
+if "DATABASE_URL" not in env:
+    from rewardhub.embedded_db import embedded_database_url
+
+    os.environ["DATABASE_URL"] = embedded_database_url(BASE_DIR / "var" / "postgres")  # subprocesses use it too
+DATABASES = {"default": env.db("DATABASE_URL")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Persistent connections: a new PostgreSQL connection per request would cost more than the request.
     # No per-request health check (a SELECT 1 round trip): a dead connection fails its request with 503

@@ -46,7 +46,10 @@ def database_url() -> str:
     credentials = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
         credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
+    name = quote(db["NAME"], safe="")
+    if socket_dir := db["OPTIONS"].get("host"):  # the embedded server (rewardhub.embedded_db) listens on a socket
+        return f"postgres://{credentials}@/{name}?host={quote(socket_dir)}"
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
 
 
 def free_port() -> int:
