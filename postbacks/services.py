@@ -2,18 +2,16 @@
 
 import json
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import status
 
-from catalog.models import PartnerSecret, StoreApp
+from catalog.models import StoreApp
 from catalog.services import hash_secret
-from ledger.models import LedgerEntry, RewardUser
-from ledger.services import credit_clauses, post_entry
+from ledger.services import credit_clauses
 from postbacks.models import UserPostback
 from rewardhub.db import Database
 from rewardhub.errors import ApiError, unauthorized
@@ -65,18 +63,23 @@ class PostbackOutcome:
 async def record_partner_postback(
     *, db: Database, secret: str, pid: str, uid: uuid.UUID, gid: str, level_number: int, reason: str | None = None
 ) -> PostbackOutcome:
-    """Authenticate, validate pid/gid/uid, record the level once and credit a milestone. On PostgreSQL all of
-    it is one statement (one round trip, its own transaction); elsewhere the same steps run one by one."""
-    metadata = {"reason": reason} if reason else {}
-    if db.vendor == "postgresql":
-        return await _record_in_one_statement(db, secret, pid, uid, gid, level_number, metadata)
-    params = _lookup_params(secret, gid, uid)
-    params["touch_cutoff"] = PartnerSecret._meta.get_field("last_used_at").get_db_prep_value(
-        params["touch_cutoff"], connection
-    )
-    params["uid"] = _user_pk(uid)
-    target = await _target(db, await db.fetchone(_TARGET_SQL, params), pid=pid, gid=gid, uid=uid)
-    return await db.orm(_record_step_by_step, target, level_number, metadata)
+    """Authenticate, validate pid/gid/uid, record the level once and credit a milestone: one statement (one
+    round trip, its own transaction)."""
+    params = {
+        **_lookup_params(secret, gid, uid),
+        "pid": pid,
+        "level": level_number,
+        "coins": milestone_coins(level_number),
+        "metadata": json.dumps({"reason": reason} if reason else {}),
+    }
+    row = await db.fetchone(_RECORD_SQL_BYTES, params)
+    target = await _target(db, row and row[:-2], pid=pid, gid=gid, uid=uid)
+    postback_id, balance_after = row[-2:]
+    if postback_id is None:
+        return PostbackOutcome(target, level_number, duplicate=True, coin_delta=0, coins=target.coins)
+    coin_delta = 0 if target.banned else milestone_coins(level_number)
+    coins = target.coins if balance_after is None else balance_after
+    return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
 
 
 # Columns every lookup returns, in this order; see _target.
@@ -130,49 +133,8 @@ FROM target LEFT JOIN posted ON true LEFT JOIN ledger_entry ON true
 _RECORD_SQL_BYTES = _RECORD_SQL.encode()
 
 
-async def _record_in_one_statement(db: Database, secret, pid, uid, gid, level_number, metadata) -> PostbackOutcome:
-    params = {
-        **_lookup_params(secret, gid, uid),
-        "pid": pid,
-        "level": level_number,
-        "coins": milestone_coins(level_number),
-        "metadata": json.dumps(metadata),
-    }
-    row = await db.fetchone(_RECORD_SQL_BYTES, params)
-    target = await _target(db, row and row[:-2], pid=pid, gid=gid, uid=uid)
-    postback_id, balance_after = row[-2:]
-    if postback_id is None:
-        return PostbackOutcome(target, level_number, duplicate=True, coin_delta=0, coins=target.coins)
-    coin_delta = 0 if target.banned else milestone_coins(level_number)
-    coins = target.coins if balance_after is None else balance_after
-    return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
-
-
-def _record_step_by_step(target: PostbackTarget, level_number: int, metadata: dict) -> PostbackOutcome:
-    coin_delta = 0 if target.banned else milestone_coins(level_number)
-    if target.banned:
-        metadata["banned"] = True  # tells support why a milestone paid nothing
-    # A non-milestone is a single INSERT; only a credit needs the surrounding transaction.
-    with transaction.atomic() if coin_delta else nullcontext():
-        postback_id = _insert_postback(target, level_number, coin_delta, metadata)
-        if postback_id is None:
-            return PostbackOutcome(target, level_number, duplicate=True, coin_delta=0, coins=target.coins)
-        coins = target.coins
-        if coin_delta:
-            coins = post_entry(
-                user_id=target.user_id,
-                amount=coin_delta,
-                kind=LedgerEntry.Kind.PARTNER_POSTBACK,
-                key=f"partner_postback:{postback_id}",
-                reference=f"user_postbacks:{postback_id}",
-            ).balance_after
-    if target.stale_last_use:
-        PartnerSecret.objects.filter(pk=target.secret_id).update(last_used_at=timezone.now())
-    return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
-
-
 def _lookup_params(secret: str, gid: str, uid: uuid.UUID) -> dict:
-    """As psycopg takes them (UUID, aware datetime); the SQLite path converts uid and touch_cutoff."""
+    """As psycopg takes them (UUID, aware datetime)."""
     return {
         "touch_cutoff": timezone.now() - timedelta(seconds=SECRET_TOUCH_INTERVAL),  # at most one write a minute
         "gid": gid,
@@ -203,38 +165,6 @@ def _pid_error(pid: str) -> ApiError:
     if StoreApp.objects.filter(pid=pid).exists():
         return unauthorized(f"This API secret is not valid for pid '{pid}'.")
     return ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
-
-
-_INSERT_POSTBACK_SQL = """
-INSERT INTO user_postbacks (user_id, game_id, pid, level_number, awarded, coin_delta, metadata)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (user_id, game_id, level_number) DO NOTHING
-RETURNING id
-"""
-
-
-def _insert_postback(target: PostbackTarget, level_number: int, coin_delta: int, metadata: dict) -> int | None:
-    """The unique (user, game, level) decides who is first; returns None for a duplicate."""
-    metadata_param = UserPostback._meta.get_field("metadata").get_db_prep_value(metadata, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_POSTBACK_SQL,
-            [
-                _user_pk(target.user_id),
-                target.game_pk,
-                target.pid,
-                level_number,
-                coin_delta > 0,
-                coin_delta,
-                metadata_param,
-            ],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def _user_pk(uid: uuid.UUID):
-    return RewardUser._meta.pk.get_db_prep_value(uid, connection)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 The partner postback, offer callback and giveaway task callback are coroutines that run their SQL through a
 `Database` passed in, never through Django's connection directly:
-- Under WSGI (runserver, the test suite, SQLite) `DJANGO_DB` runs each statement on Django's connection, so
-  tests' transactions and SQLite behave as for any view. None of its methods ever waits, so `run_now` runs the
-  coroutine to its end without an event loop.
-- Under ASGI (gunicorn's uvicorn workers, production on PostgreSQL) `PooledDatabase` runs them on a pool of async
-  psycopg connections: one worker keeps many requests in flight while PostgreSQL works, without threads.
-The rare branches that use the ORM (refusals, bans, SQLite) go through `Database.orm`: called directly under
-WSGI, in a worker thread under ASGI.
+- Under WSGI (runserver, Django's test client) `DJANGO_DB` runs each statement on Django's connection, so
+  tests' transactions behave as for any view. None of its methods ever waits, so `run_now` runs the coroutine
+  to its end without an event loop.
+- Under ASGI (gunicorn's uvicorn workers, production) `PooledDatabase` runs them on a pool of async psycopg
+  connections: one worker keeps many requests in flight while PostgreSQL works, without threads.
+The rare branches that use the ORM (refusals, bans) go through `Database.orm`: called directly under WSGI, in a
+worker thread under ASGI.
 """
 
 from collections.abc import Callable, Coroutine
@@ -21,10 +21,6 @@ from psycopg_pool import AsyncConnectionPool
 
 class DjangoDatabase:
     """Django's default connection: whatever the settings name, in the caller's transaction if any."""
-
-    @property
-    def vendor(self) -> str:
-        return connections[DEFAULT_DB_ALIAS].vendor
 
     async def fetchone(self, sql: str | bytes, params) -> tuple | None:
         return self._run(sql, params, "fetchone")
@@ -61,8 +57,6 @@ class PooledDatabase:
     """Autocommit connections from a psycopg pool: every hot-path statement is its own transaction, as it is on
     Django's connection. A connection that broke is discarded by the pool when returned; the request that found
     it broken gets a Django OperationalError (503, rewardhub.middleware) and the next gets a new connection."""
-
-    vendor = "postgresql"
 
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool

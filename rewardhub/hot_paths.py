@@ -82,10 +82,9 @@ class AsyncHotPaths(_HotPaths):
     the worker starts. Every other request goes to Django's WSGI handler in a pool of DJANGO_THREADS threads
     (a2wsgi) once its body has arrived (BodyFirst), each thread with its persistent connection: Django's own
     ASGI handler runs a request's sync code (our views, DRF, the admin, most middleware) in a thread of its own,
-    with a new database connection each time, and served GET /api/app/me at a fifth of this. Without PostgreSQL,
-    or under a server that sends no lifespan events, there is no pool and the WSGI handler serves the hot paths
-    too. Start-up also opens the worker's Redis client for the failed-authentication throttle
-    (rewardhub.auth_throttle)."""
+    with a new database connection each time, and served GET /api/app/me at a fifth of this. Under a server that
+    sends no lifespan events there is no pool and the WSGI handler serves the hot paths too. Start-up also opens
+    the worker's Redis client for the failed-authentication throttle (rewardhub.auth_throttle)."""
 
     def __init__(self, handler: WSGIHandler):
         super().__init__(handler)
@@ -104,8 +103,7 @@ class AsyncHotPaths(_HotPaths):
 
     async def lifespan(self, receive, send) -> None:
         while (await receive())["type"] == "lifespan.startup":
-            if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
-                self.database = await PooledDatabase.open(size=settings.DB_POOL_SIZE, timeout=settings.DB_POOL_TIMEOUT)
+            self.database = await PooledDatabase.open(size=settings.DB_POOL_SIZE, timeout=settings.DB_POOL_TIMEOUT)
             auth_throttle.open_worker_client()
             await send({"type": "lifespan.startup.complete"})
         if self.database is not None:

@@ -18,7 +18,7 @@ from giveaways.tests.factories import (
 )
 from rewardhub.testing import run_concurrently
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def callback(participant, event, value):

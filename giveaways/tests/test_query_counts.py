@@ -3,13 +3,11 @@
 import json
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory, ParticipantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-POSTGRESQL = connection.vendor == "postgresql"
 
 API_KEY = "3lhpTSAJd6XDgBe4XWcozob4iMmYUlkPc9c4fwnoydGk4Bh5lSA3qrSiqgXeJcX7"
 TRACK_ID = "MVNHLLEEwIR"
@@ -37,5 +35,5 @@ def test_first_completion_query_count(participant, django_assert_num_queries):
 def test_known_participants_next_callback_query_count(participant, django_assert_num_queries):
     """A participant this process verified: one statement on PostgreSQL (services._RECORD_KNOWN_SQL)."""
     callback()
-    with django_assert_num_queries(1 if POSTGRESQL else 2):
+    with django_assert_num_queries(1):
         assert callback().json()["data"]["task_completed"] is True

@@ -124,7 +124,6 @@ def test_a_device_id_alone_does_not_get_an_existing_user_back(app):
     assert AppToken.objects.count() == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_production_application_gives_a_stranger_with_the_device_id_no_token(app):
     def registration(**extra):
@@ -261,7 +260,6 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_throttle(app, monkeypatch)
     assert response.status_code == 429
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_registrations_of_one_device_get_one_user(app):
     install = partial(register, install_secret=INSTALL_SECRET)  # one install retrying its first launch

@@ -151,7 +151,6 @@ def test_ack_with_invalid_json_is_400(token):
     assert response.json()["error"] == "invalid_json"
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_acks_of_the_same_postback_ack_it_once(user, game, token):
     pb = postback(user, game, 5)

@@ -7,7 +7,7 @@ from ledger.tests.factories import RewardUserFactory
 from postbacks.models import UserPostback
 from rewardhub.testing import run_concurrently
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_simultaneous_identical_postbacks_credit_exactly_once():

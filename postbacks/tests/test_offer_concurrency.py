@@ -18,7 +18,7 @@ from postbacks.tests.offer_factories import (
 )
 from rewardhub.testing import run_concurrently
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 5
 
 

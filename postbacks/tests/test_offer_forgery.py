@@ -15,7 +15,7 @@ from rewardhub import auth_throttle
 from rewardhub.testing import run_concurrently
 from rewardhub.tests.test_asgi import serve
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 SLUG = "wn-forgery"
 
 

@@ -18,7 +18,6 @@ from postbacks.tests.offer_factories import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-POSTGRESQL = connection.vendor == "postgresql"
 
 
 @pytest.fixture(autouse=True)
@@ -48,31 +47,28 @@ def wannads(app):
     Client().get(wannads_path("wn", transaction_id="warm-up"))
 
 
-def credit_queries() -> int:
-    # PostgreSQL, the first event of an offer: one statement checks the cached integration, the user and the
-    # offer's empty chain, and writes the delivery, conversion, balance and entry.
-    # SQLite: read; BEGIN, delivery, signature, conversion, balance, entry, COMMIT.
-    return 1 if POSTGRESQL else 8
+# The first event of an offer: one statement checks the cached integration, the user and the offer's empty
+# chain, and writes the delivery, signature binding, conversion, balance and entry.
+CREDIT_QUERIES = 1
 
 
 def test_bitlabs_completed_credit_query_count(bitlabs, user, django_assert_num_queries):
-    with django_assert_num_queries(credit_queries()):
+    with django_assert_num_queries(CREDIT_QUERIES):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
 
 
 def test_later_event_of_an_offer_query_count(bitlabs, user, django_assert_num_queries):
     Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED"))
-    # PostgreSQL: the first-event statement finds the offer's chain started and writes nothing; read; write.
-    # SQLite: read; BEGIN, delivery, conversion, balance, the entry's reversed entry, entry, COMMIT.
-    with django_assert_num_queries(3 if POSTGRESQL else 9):
+    # The first-event statement finds the offer's chain started and writes nothing; read; write.
+    with django_assert_num_queries(3):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="RECONCILED")).status_code == 200
 
 
 def test_bitlabs_duplicate_query_count(bitlabs, user, django_assert_num_queries):
     path = bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")
     Client().get(path)
-    # PostgreSQL: the first-event statement finds the key taken and writes nothing; read; log the delivery.
-    with django_assert_num_queries(3 if POSTGRESQL else 2):
+    # The first-event statement finds the key taken and writes nothing; read; log the delivery.
+    with django_assert_num_queries(3):
         assert Client().get(path).json()["result"] == "duplicate"
 
 
@@ -83,18 +79,17 @@ def test_refused_callback_query_count(bitlabs, user, django_assert_num_queries):
 
 
 def test_wannads_credit_query_count(wannads, user, django_assert_num_queries):
-    with django_assert_num_queries(credit_queries()):
+    with django_assert_num_queries(CREDIT_QUERIES):
         assert Client().get(wannads_path("wn")).content == b"OK"
 
 
 def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, django_assert_num_queries):
     integration(app, "bitlabs", "bl", BITLABS_SECRET)
     # It reads the integration, then the user and offer the way its network names them, then writes.
-    with django_assert_num_queries(3 if POSTGRESQL else 9):
+    with django_assert_num_queries(3):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
 
 
-@pytest.mark.postgres
 def test_the_sequence_the_recording_statement_names_is_the_one_behind_delivery_ids():
     with connection.cursor() as cursor:
         cursor.execute(

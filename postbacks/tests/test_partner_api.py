@@ -2,7 +2,7 @@ import json
 import uuid
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.test import Client
 
 from catalog.models import PartnerSecret
@@ -304,30 +304,24 @@ def test_wrong_method_is_405_json(secret):
     assert response.json()["error"] == "method_not_allowed"
 
 
-def one_statement_on_postgresql(step_by_step: int) -> int:
-    """PostgreSQL runs the whole postback as one statement; SQLite runs its steps one by one."""
-    return 1 if connection.vendor == "postgresql" else step_by_step
-
-
 # transaction=True so the count is what production sends, BEGIN and COMMIT included.
 @pytest.mark.django_db(transaction=True)
 def test_milestone_postback_query_count(user, game, secret, django_assert_num_queries):
-    # SQLite: lookup; BEGIN, insert postback, update balance, insert entry, COMMIT
-    with django_assert_num_queries(one_statement_on_postgresql(6) + (connection.vendor != "postgresql")):
+    with django_assert_num_queries(1):
         post(body_for(user, 5), secret)  # the first use of the secret also stamps its last use
 
 
 @pytest.mark.django_db(transaction=True)
 def test_repeat_milestone_postback_query_count(user, game, secret, django_assert_num_queries):
     post(body_for(user, 1), secret)  # the secret's last-use write happens at most once a minute
-    with django_assert_num_queries(one_statement_on_postgresql(6)):
+    with django_assert_num_queries(1):
         post(body_for(user, 5), secret)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_non_milestone_postback_query_count(user, game, secret, django_assert_num_queries):
     post(body_for(user, 1), secret)
-    with django_assert_num_queries(one_statement_on_postgresql(2)):  # SQLite: lookup; insert postback
+    with django_assert_num_queries(1):
         post(body_for(user, 2), secret)
 
 

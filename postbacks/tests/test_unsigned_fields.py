@@ -17,7 +17,6 @@ def app():
     return StoreAppFactory(pid="cashgiraffe")
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_check_deploy_fails_for_a_wannads_integration_without_an_allowlist(app):
     open_one = integration(app, "wannads", "wn-open", WANNADS_SECRET)
@@ -31,7 +30,6 @@ def test_check_deploy_fails_for_a_wannads_integration_without_an_allowlist(app):
     assert f"(id {open_one.pk})" in result.stderr
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_check_deploy_passes_once_the_allowlist_is_set(app):
     integration(app, "wannads", "wn-guarded", WANNADS_SECRET, ip_allowlist="203.0.113.7")

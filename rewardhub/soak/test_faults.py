@@ -32,7 +32,7 @@ from rewardhub.soak.workloads import (
     wannads,
 )
 
-pytestmark = [pytest.mark.soak, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.soak, pytest.mark.django_db(transaction=True)]
 WORKERS = 2
 FAULTS = [
     ("pause", 1.5),

@@ -10,7 +10,7 @@ from rewardhub.soak import calls
 from rewardhub.soak.clients import fire_simultaneously, run_clients
 from rewardhub.soak.figures import FIGURES
 
-pytestmark = [pytest.mark.soak, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.soak, pytest.mark.django_db(transaction=True)]
 PARTICIPANTS = 20
 REQUIRED = 20
 

@@ -19,7 +19,7 @@ from rewardhub.soak.workloads import (
     wannads,
 )
 
-pytestmark = [pytest.mark.soak, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.soak, pytest.mark.django_db(transaction=True)]
 RACING_USERS = 50
 
 

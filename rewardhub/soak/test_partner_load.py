@@ -11,7 +11,7 @@ from rewardhub.soak.clients import fire_simultaneously, run_clients
 from rewardhub.soak.figures import FIGURES
 from rewardhub.soak.workloads import audit_ledger, check_partner, mixed_postbacks, provision_partner, seed_coins
 
-pytestmark = [pytest.mark.soak, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.soak, pytest.mark.django_db(transaction=True)]
 
 
 def test_200_simultaneous_identical_postbacks_credit_once(server):

@@ -14,7 +14,7 @@ import pytest
 
 from rewardhub.soak.server import START_SECONDS
 
-pytestmark = [pytest.mark.soak, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.soak, pytest.mark.django_db(transaction=True)]
 CLIENTS = 16  # what `make bench` opens: wrk -c16
 BURSTS = 7
 

@@ -87,7 +87,6 @@ def test_a_superuser_reaches_every_custom_view(url, url_arguments):
     assert client_for(is_superuser=True).get(address(url, url_arguments)).status_code == 200
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_production_application_refuses_the_check_callback_status_page_to_staff_without_permissions(
     url_arguments,

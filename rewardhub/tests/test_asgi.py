@@ -27,7 +27,7 @@ from rewardhub import asgi
 from rewardhub.db import PooledDatabase, run_now
 from rewardhub.hot_paths import AsyncHotPaths, BodyFirst
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Answer:

@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
+
+from rewardhub.soak.server import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
@@ -19,13 +22,14 @@ PRODUCTION = {
     "TRUSTED_PROXY_HOPS": "1",
     "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     "CACHE_URL": "redis://127.0.0.1:6379/1",
-    # An empty database: what the checks say of stored rows (postbacks.E001) must not depend on the developer's.
-    "DATABASE_URL": "sqlite://:memory:",
 }
+# The test database, empty: what the checks say of stored rows (postbacks.E001) must not depend on the developer's.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(args: list[str], **overrides: str | None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in {**os.environ, **PRODUCTION, **overrides}.items() if v is not None}
+    environment = {**os.environ, **PRODUCTION, "DATABASE_URL": database_url(), **overrides}
+    env = {k: v for k, v in environment.items() if v is not None}
     return subprocess.run(  # noqa: S603  (our own interpreter and manage.py)
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -68,8 +72,6 @@ def test_production_settings_do_not_log_sql_even_at_log_level_debug():
         "sql_log.addHandler(handler); sql_log.setLevel(logging.DEBUG); "
         "connection.cursor().execute('SELECT 1'); print(len(records))"
     )
-    result = run(
-        ["-c", script], DJANGO_SETTINGS_MODULE="rewardhub.settings", LOG_LEVEL="DEBUG", DATABASE_URL="sqlite://:memory:"
-    )
+    result = run(["-c", script], DJANGO_SETTINGS_MODULE="rewardhub.settings", LOG_LEVEL="DEBUG")
 
     assert result.stdout.split() == ["False", "0"], result.stderr

@@ -21,7 +21,7 @@ from postbacks.tests.offer_factories import BASE_URL, BITLABS_SECRET, WANNADS_SE
 from postbacks.tests.offer_factories import integration as offer_integration
 from rewardhub.tests.test_asgi import serve
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 NUL = "a\x00b"
 SURROGATE = "a\ud800b"  # what JSON's lone "\ud800" escape decodes to

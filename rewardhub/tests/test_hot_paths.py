@@ -182,7 +182,6 @@ def test_an_https_only_deployment_redirects_plain_http_on_hot_paths_too(settings
     assert answer.headers["Location"] == "https://rewardhub.example.com/api/postback"
 
 
-@pytest.mark.postgres  # Django never closes SQLite's in-memory test database
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_past_its_max_age_is_replaced_before_the_request(partner):
     connection.ensure_connection()

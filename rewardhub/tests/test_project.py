@@ -72,7 +72,7 @@ def test_openapi_schema_is_valid_and_has_no_warnings(tmp_path):
 
 
 def test_a_lost_database_connection_answers_503_not_500():
-    with mock.patch("postbacks.services.connection.cursor", side_effect=OperationalError("server closed")):
+    with mock.patch("rewardhub.db.DjangoDatabase._run", side_effect=OperationalError("server closed")):
         response = Client().post(
             "/api/postback",
             {"pid": "p", "uid": "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "gid": "g", "level_number": 5},

@@ -33,7 +33,7 @@ from postbacks.tests.offer_factories import BITLABS_SECRET, WANNADS_SECRET, inte
 from rewardhub.wsgi import application
 
 # Fixed seed, derandomized: CI runs the same cases every time. Examples per operation and phase are bounded so
-# the whole module stays well under two minutes on SQLite and PostgreSQL.
+# the whole module stays well under two minutes.
 MAX_EXAMPLES = 30
 CONFIG = schemathesis.Config.from_dict(
     {

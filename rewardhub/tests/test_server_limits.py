@@ -15,7 +15,7 @@ from catalog.tests.factories import StoreAppFactory
 from ledger.models import RewardUser
 from rewardhub.soak.server import gunicorn_server
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BODY_TIMEOUT = 3
 HEADER_TIMEOUT = 2

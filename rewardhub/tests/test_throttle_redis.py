@@ -21,7 +21,7 @@ from ledger.tests.factories import RewardUserFactory
 from rewardhub import auth_throttle
 from rewardhub.tests.test_asgi import Answer, call, postback, serving
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 LIMIT = 3
 WINDOW = 60
