@@ -112,12 +112,8 @@ class AsyncHotPaths(_HotPaths):
         await send({"type": "lifespan.shutdown.complete"})
 
     async def serve(self, view, kwargs: dict, scope, receive, send) -> None:
-        try:
-            body = await read_body(receive, settings.API_MAX_BODY_BYTES + 1)
-        except TimeoutError:
-            return await refuse(send, HTTPStatus.REQUEST_TIMEOUT)
-        if body is None:
-            return  # the client went away
+        if (body := await read_body(receive, send, settings.API_MAX_BODY_BYTES + 1)) is None:
+            return
         # As a WSGI environ holds it (latin-1), for the views' get_str_from_wsgi: bytes that are not UTF-8 then
         # read as U+FFFD, where ASGIRequest's own decoding would fail on them.
         scope = {**scope, "query_string": scope.get("query_string", b"").decode("latin-1")}
@@ -153,12 +149,8 @@ class BodyFirst:
             return await self.app(scope, receive, send)
         if declared_length(scope) > self.limit:
             return await refuse(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        try:
-            body = await read_body(receive, self.limit + 1)
-        except TimeoutError:
-            return await refuse(send, HTTPStatus.REQUEST_TIMEOUT)
-        if body is None:
-            return  # the client went away
+        if (body := await read_body(receive, send, self.limit + 1)) is None:
+            return
         if len(body) > self.limit:
             return await refuse(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
         await self.app(with_content_length(scope, len(body)), replay(body, receive), send)
@@ -201,19 +193,24 @@ async def refuse(send, status: HTTPStatus) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive, limit: int) -> bytes | None:
-    """The request's body, or its first `limit` bytes when it is longer (the caller refuses it: 413); None when the
-    client disconnected first. Raises TimeoutError when it has not arrived within HTTP_BODY_TIMEOUT seconds."""
+async def read_body(receive, send, limit: int) -> bytes | None:
+    """The request's body, or its first `limit` bytes when it is longer (the caller refuses it: 413). None when
+    the request is over: the client disconnected first, or the body did not arrive within HTTP_BODY_TIMEOUT
+    seconds (answered 408 here)."""
     chunks, size = [], 0
-    async with asyncio.timeout(settings.HTTP_BODY_TIMEOUT):
-        while size < limit:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if not message.get("more_body"):
-                break
+    try:
+        async with asyncio.timeout(settings.HTTP_BODY_TIMEOUT):
+            while size < limit:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if not message.get("more_body"):
+                    break
+    except TimeoutError:
+        await refuse(send, HTTPStatus.REQUEST_TIMEOUT)
+        return None
     return b"".join(chunks)
 
 
