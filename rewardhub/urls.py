@@ -4,14 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from rewardhub.views import healthz
+from rewardhub.views import HealthzView
 
 admin.site.site_header = "RewardHub operations"
 admin.site.site_title = "RewardHub"
 admin.site.index_title = "Partners, games, coins and giveaways"
 
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
+    path("healthz", HealthzView.as_view(), name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("postbacks.urls")),

@@ -249,7 +249,22 @@ def test_a_header_named_with_underscores_cannot_pose_as_another_for_django():
     async def scenario():
         async with serving() as app:
             app.django = WSGIMiddleware(remember)
-            return await call(app, "GET", "/healthz", headers={"X_Forwarded_For": "203.0.113.9"})
+            return await call(app, "GET", "/api/app/me", headers={"X_Forwarded_For": "203.0.113.9"})
 
     assert asyncio.run(scenario()).status_code == 200
     assert seen["forwarded_for"] is None
+
+
+def test_healthz_answers_for_the_pool_that_serves_the_hot_paths():
+    unreachable = AsyncConnectionPool("host=127.0.0.1 port=1 connect_timeout=1", min_size=1, timeout=0.5, open=False)
+
+    async def scenario():
+        async with serving() as healthy:
+            up = await call(healthy, "GET", "/healthz")
+        await unreachable.open(wait=False)
+        async with serving(PooledDatabase(unreachable)) as broken:  # Django's own connection still works
+            return up, await call(broken, "GET", "/healthz")
+
+    up, down = asyncio.run(scenario())
+    assert (up.status_code, up.json()) == (200, {"ok": True})
+    assert down.status_code == 503

@@ -219,5 +219,5 @@ def test_a_kept_alive_connection_serves_requests_while_it_is_used(server):
     with closing(http.client.HTTPConnection(url.hostname, url.port, timeout=PROMPT)) as client:
         for _ in range(3):
             client.request("GET", "/healthz")
-            assert client.getresponse().read() == b'{"ok": true}'
+            assert client.getresponse().read() == b'{"ok":true}'
             time.sleep(KEEPALIVE / 2)
