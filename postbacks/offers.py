@@ -266,13 +266,26 @@ async def _refusal(
     db: Database, snapshot: _Snapshot, request: CallbackRequest, event: Parsed | None, source_ip: str | None
 ) -> _Result | None:
     """The verdict of a delivery that records no conversion (a refusal, a duplicate, a debug or ban callback),
-    or None when the event is to be recorded."""
+    or None when the event is to be recorded. Only a verified ban callback writes (the network's ban state)."""
     integration = snapshot.integration
-    network = get_network(integration.provider)
+    refusal = _unauthenticated(integration, request, source_ip) or _unreadable(request, event)
+    if refusal is not None:
+        return refusal
+    if isinstance(event, BanEvent) and not event.debug:
+        return await db.orm(_record_network_ban, integration, event, _as_uuid(event.user_id))
+    return _not_to_record(snapshot, event)
+
+
+def _unauthenticated(integration: _Integration, request: CallbackRequest, source_ip: str | None) -> _Result | None:
     if not ip_allowed(integration.ip_allowlist, source_ip):
         return _Result(Verdict.IP_REFUSED, f"Callbacks from {source_ip or 'an unknown address'} are not allowed.")
-    if not network.verify(request, integration.secret):
+    if not get_network(integration.provider).verify(request, integration.secret):
         return _Result(Verdict.BAD_SIGNATURE, "The signature does not match.")
+    return None
+
+
+def _unreadable(request: CallbackRequest, event: Parsed | None) -> _Result | None:
+    """Why an authenticated callback cannot be acted on, if it cannot."""
     if event is None:  # only when a parameter holds NUL (see _read); no network sends one on purpose
         return _Result(Verdict.INVALID, "Parameters cannot contain NUL characters.")
     if len(request.params) < len(request.pairs):
@@ -284,14 +297,18 @@ async def _refusal(
         return _Result(Verdict.INVALID, "Parameters must be UTF-8.")
     if isinstance(event, InvalidCallback):
         return _Result(Verdict.INVALID, str(event))
+    return None
+
+
+def _not_to_record(snapshot: _Snapshot, event: ConversionEvent | BanEvent) -> _Result | None:
+    """The verdict of a readable event that records no conversion: a forgery, a debug callback, an amount out of
+    range, an unknown user, a duplicate; None when it is to be recorded."""
     transaction_id = getattr(event, "transaction_id", "")
     if snapshot.signed_for not in (None, (transaction_id, getattr(event, "amount_received", None))):
         return _Result(Verdict.FORGED, "This signature was already used with other values.", transaction_id)
     if event.debug:
         return _Result(Verdict.ACCEPTED, "Debug callback: verified and logged, no coins moved.", transaction_id)
-    if isinstance(event, BanEvent):
-        return await db.orm(_record_network_ban, integration, event, _as_uuid(event.user_id))
-    if abs(event.amount) * integration.coin_rate >= MAX_COINS:
+    if abs(event.amount) * snapshot.integration.coin_rate >= MAX_COINS:
         return _Result(Verdict.INVALID, f"The amount {event.amount_received} is too large.", transaction_id)
     if not snapshot.user_exists:
         return _unknown_user(event.user_id, transaction_id)
@@ -331,45 +348,77 @@ def _record_network_ban(integration: _Integration, event: BanEvent, user_id: uui
     return _Result(Verdict.ACCEPTED, f"Network ban state recorded: {event.state}.", user_id=user_id)
 
 
+@dataclass(frozen=True)
+class _Offer:
+    """What the earlier events of one offer add up to."""
+
+    held: int
+    available: int
+    reversed_now: bool  # the latest correction (reversal or reconciliation) took the offer back
+    credit: _ChainEvent | None  # the offer's credit, if one was recorded
+
+    @classmethod
+    def of(cls, chain: list[_ChainEvent]) -> "_Offer":
+        corrections = [c for c in chain if c.action in (Action.REVERSE, Action.RECONCILE)]
+        return cls(
+            held=sum(c.held_delta for c in chain),
+            available=sum(c.available_delta for c in chain),
+            reversed_now=bool(corrections)
+            and (corrections[-1].action == Action.REVERSE or Decimal(corrections[-1].amount_received) < 0),
+            credit=next((c for c in chain if c.action == Action.CREDIT), None),
+        )
+
+    @property
+    def settled(self) -> bool:
+        return self.reversed_now or self.credit is not None
+
+
 def _decide(event: ConversionEvent, coins: int, chain: list[_ChainEvent], banned: bool) -> _Effect:
     """What this event does, given what earlier events of the same offer did. Only a credit ever makes
     coins available; a reversal takes back exactly what the chain holds or has made available. A user an
     operator banned gets nothing held or credited; reversals still apply."""
-    held = sum(c.held_delta for c in chain)
-    available = sum(c.available_delta for c in chain)
-    corrections = [c for c in chain if c.action in (Action.REVERSE, Action.RECONCILE)]
-    # The latest correction decides whether the offer currently stands reversed.
-    reversed_now = bool(corrections) and (
-        corrections[-1].action == Action.REVERSE or Decimal(corrections[-1].amount_received) < 0
-    )
-    credit = next((c for c in chain if c.action == Action.CREDIT), None)
-    action = event.action
-    if action == Action.RECONCILE:
-        action = Action.REVERSE if event.amount < 0 else Action.CREDIT
-        if action == Action.CREDIT:
-            # A positive reconciliation restores what the original credit gave, if it stands reversed.
-            if not (reversed_now and credit is not None and credit.available_delta > 0 and available == 0):
-                return _Effect(Outcome.NO_CHANGE)
-            if banned:
-                return _Effect(Outcome.USER_BANNED)
-            return _Effect(Outcome.RE_CREDITED, available_delta=credit.available_delta)
-    if action == Action.HOLD:
-        if reversed_now or credit is not None:
-            return _Effect(Outcome.NO_CHANGE)  # a late PENDING after the offer was settled
-        if banned:
-            return _Effect(Outcome.USER_BANNED)
-        return _Effect(Outcome.HELD, held_delta=coins)
-    if action == Action.CREDIT:
-        if reversed_now or credit is not None:
-            return _Effect(Outcome.NO_CHANGE)  # rejected before it arrived, or already credited
-        if banned:
-            # Withheld, not deferred: the offer's credit is decided, so a later unban pays nothing for it.
-            return _Effect(Outcome.USER_BANNED, held_delta=-held)
-        return _Effect(Outcome.CREDITED, available_delta=coins, held_delta=-held)
-    if available > 0:
-        return _Effect(Outcome.REVERSED, available_delta=-available, held_delta=-held)
-    if held > 0:
-        return _Effect(Outcome.RELEASED, held_delta=-held)
+    offer = _Offer.of(chain)
+    if event.action == Action.HOLD:
+        return _hold(offer, coins, banned)
+    if event.action == Action.CREDIT:
+        return _credit(offer, coins, banned)
+    if event.action == Action.RECONCILE and event.amount >= 0:
+        return _re_credit(offer, banned)
+    return _reverse(offer)
+
+
+def _hold(offer: _Offer, coins: int, banned: bool) -> _Effect:
+    if offer.settled:
+        return _Effect(Outcome.NO_CHANGE)  # a late PENDING after the offer was settled
+    if banned:
+        return _Effect(Outcome.USER_BANNED)
+    return _Effect(Outcome.HELD, held_delta=coins)
+
+
+def _credit(offer: _Offer, coins: int, banned: bool) -> _Effect:
+    if offer.settled:
+        return _Effect(Outcome.NO_CHANGE)  # rejected before it arrived, or already credited
+    if banned:
+        # Withheld, not deferred: the offer's credit is decided, so a later unban pays nothing for it.
+        return _Effect(Outcome.USER_BANNED, held_delta=-offer.held)
+    return _Effect(Outcome.CREDITED, available_delta=coins, held_delta=-offer.held)
+
+
+def _re_credit(offer: _Offer, banned: bool) -> _Effect:
+    """A positive reconciliation restores what the original credit gave, if it stands reversed."""
+    credit = offer.credit
+    if not (offer.reversed_now and credit is not None and credit.available_delta > 0 and offer.available == 0):
+        return _Effect(Outcome.NO_CHANGE)
+    if banned:
+        return _Effect(Outcome.USER_BANNED)
+    return _Effect(Outcome.RE_CREDITED, available_delta=credit.available_delta)
+
+
+def _reverse(offer: _Offer) -> _Effect:
+    if offer.available > 0:
+        return _Effect(Outcome.REVERSED, available_delta=-offer.available, held_delta=-offer.held)
+    if offer.held > 0:
+        return _Effect(Outcome.RELEASED, held_delta=-offer.held)
     return _Effect(Outcome.NOTHING_TO_REVERSE)
 
 
