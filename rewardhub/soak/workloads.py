@@ -127,6 +127,24 @@ def check_partner(setup: PartnerSetup, exchanges: list[Exchange], *, faults: boo
             "pk", "user_id", "level_number"
         )
     }
+    new_answers = _check_partner_answers(exchanges, user_ids, stored, faults, findings)
+    for key, count in new_answers.items():
+        if count > 1:
+            findings.add(f"{key} answered as new {count} times", doubled=count - 1)
+    sent = {exchange.call.key[1:] for exchange in exchanges}
+    for key in stored.keys() - sent:
+        findings.add(f"stored but never sent: {key}")
+    if not faults:
+        for key in {(uid, level) for uid, level in sent if uid in user_ids and level < REJECTED_LEVELS} - stored.keys():
+            findings.add(f"sent without a fault but not stored: {key}", lost=1)
+    _check_postback_credits(setup, stored, findings)
+    return findings
+
+
+def _check_partner_answers(
+    exchanges: list[Exchange], user_ids: set, stored: dict, faults: bool, findings: Findings
+) -> Counter:
+    """Each answer against the seed and what was stored; returns how often each (user, level) was answered new."""
     new_answers = Counter()
     for exchange in exchanges:
         _, uid, level = exchange.call.key
@@ -143,17 +161,7 @@ def check_partner(setup: PartnerSetup, exchanges: list[Exchange], *, faults: boo
             pass  # the refusal the call asked for
         elif not (faults and exchange.status in OUTAGE_ANSWERS):
             findings.add(f"unexpected answer {exchange.status} {exchange.body[:200]!r} to {exchange.call.key}")
-    for key, count in new_answers.items():
-        if count > 1:
-            findings.add(f"{key} answered as new {count} times", doubled=count - 1)
-    sent = {exchange.call.key[1:] for exchange in exchanges}
-    for key in stored.keys() - sent:
-        findings.add(f"stored but never sent: {key}")
-    if not faults:
-        for key in {(uid, level) for uid, level in sent if uid in user_ids and level < REJECTED_LEVELS} - stored.keys():
-            findings.add(f"sent without a fault but not stored: {key}", lost=1)
-    _check_postback_credits(setup, stored, findings)
-    return findings
+    return new_answers
 
 
 def _check_postback_credits(setup: PartnerSetup, stored: dict, findings: Findings) -> None:

@@ -110,30 +110,45 @@ def with_credentials(case, creds: Credentials, turn: int) -> None:
     path = case.operation.path
     body = case.body if isinstance(case.body, dict) else None
     if path == "/api/postback":
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {creds.partner_secret}"}
-        if body is not None and turn % 2:
-            body.update(pid=creds.pid, uid=creds.uid, gid=creds.gid)
+        _as_partner(case, body, creds, turn)
     elif path.startswith("/api/app/"):
-        if path == "/api/app/users":
-            if body is not None:
-                body["pid"] = creds.pid
-        else:
-            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {creds.app_token}"}
+        _as_reward_app(case, body, creds)
     elif path.startswith("/api/callbacks/"):
-        slug = creds.slugs[turn % 2]
-        case.path_parameters = {**(case.path_parameters or {}), "slug": slug}
-        query = case.query if isinstance(case.query, dict) else None
-        if query is not None and all(isinstance(value, str) for value in query.values()):
-            query.update(uid=creds.uid, user_id=creds.uid)
-            if turn % 3:  # fill what the generator left out, so most signed callbacks move coins
-                for name, value in OFFER_DEFAULTS.items():
-                    query.setdefault(name, value.format(turn=turn))
-            sign_offer_callback(slug, query)
+        _as_offer_network(case, creds, turn)
     elif path.startswith("/public/v1/giveaway/") and body is not None:
-        body["track_id"] = creds.track_id
-        if "event" in body:
-            body["event"] = creds.events[turn % 3]
-        body["sign"] = signing.sign(creds.api_key, _signed_string(body))
+        _as_giveaway_host(body, creds, turn)
+
+
+def _as_partner(case, body: dict | None, creds: Credentials, turn: int) -> None:
+    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {creds.partner_secret}"}
+    if body is not None and turn % 2:
+        body.update(pid=creds.pid, uid=creds.uid, gid=creds.gid)
+
+
+def _as_reward_app(case, body: dict | None, creds: Credentials) -> None:
+    if case.operation.path != "/api/app/users":
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {creds.app_token}"}
+    elif body is not None:
+        body["pid"] = creds.pid
+
+
+def _as_offer_network(case, creds: Credentials, turn: int) -> None:
+    slug = creds.slugs[turn % 2]
+    case.path_parameters = {**(case.path_parameters or {}), "slug": slug}
+    query = case.query if isinstance(case.query, dict) else None
+    if query is not None and all(isinstance(value, str) for value in query.values()):
+        query.update(uid=creds.uid, user_id=creds.uid)
+        if turn % 3:  # fill what the generator left out, so most signed callbacks move coins
+            for name, value in OFFER_DEFAULTS.items():
+                query.setdefault(name, value.format(turn=turn))
+        sign_offer_callback(slug, query)
+
+
+def _as_giveaway_host(body: dict, creds: Credentials, turn: int) -> None:
+    body["track_id"] = creds.track_id
+    if "event" in body:
+        body["event"] = creds.events[turn % 3]
+    body["sign"] = signing.sign(creds.api_key, _signed_string(body))
 
 
 def sign_offer_callback(slug: str, query: dict) -> None:
