@@ -7,10 +7,10 @@ from django.db.models.functions import Now
 
 from catalog.models import RewardGame, StoreApp
 from ledger.models import LedgerEntry, RewardUser
-from postbacks.ip_allowlist import validate_allowlist
 from postbacks.networks import provider_choices
 from postbacks.networks.base import Action, Verdict
 from rewardhub.crypto import EncryptedTextField
+from rewardhub.ip_allowlist import validate_allowlist
 
 MAX_LEVEL = 2_147_483_647  # the column is a 32-bit integer
 

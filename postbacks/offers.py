@@ -30,7 +30,6 @@ from django.utils import timezone
 
 from ledger.models import LedgerEntry, RewardUser
 from ledger.services import credit_clauses, entry_clauses
-from postbacks.ip_allowlist import ip_allowed
 from postbacks.models import OfferConversion, conversion_entry_key
 from postbacks.networks import get_network
 from postbacks.networks.base import (
@@ -45,6 +44,7 @@ from postbacks.networks.base import (
 from rewardhub import auth_throttle
 from rewardhub.crypto import decrypt
 from rewardhub.db import Database
+from rewardhub.ip_allowlist import ip_allowed
 
 logger = logging.getLogger(__name__)
 

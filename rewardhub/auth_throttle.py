@@ -37,7 +37,7 @@ from django.core.cache.backends.redis import RedisCache, RedisSerializer
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 
-from postbacks.ip_allowlist import client_ip as _client_ip
+from rewardhub.ip_allowlist import client_ip as _client_ip
 
 # Callers that cannot be placed (TRUSTED_PROXY_HOPS says there is a proxy, the request did not come through
 # it) share one bucket; legitimate traffic always arrives through the proxy.

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.datetime
-import postbacks.ip_allowlist
+import rewardhub.ip_allowlist
 import postbacks.models
 import postbacks.networks
 import rewardhub.crypto
@@ -96,7 +96,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(help_text="For operators, e.g. 'BitLabs (Android)'.", max_length=100)),
                 ('slug', models.CharField(default=postbacks.models.new_callback_slug, editable=False, max_length=64, unique=True)),
                 ('secret', rewardhub.crypto.EncryptedTextField(help_text="The network's app secret, used to check signatures. Encrypted at rest.")),
-                ('ip_allowlist', models.TextField(blank=True, help_text='Addresses or CIDR ranges, one per line. Empty: accept callbacks from any address.', validators=[postbacks.ip_allowlist.validate_allowlist], verbose_name='IP allowlist')),
+                ('ip_allowlist', models.TextField(blank=True, help_text='Addresses or CIDR ranges, one per line. Empty: accept callbacks from any address.', validators=[rewardhub.ip_allowlist.validate_allowlist], verbose_name='IP allowlist')),
                 ('coin_rate', models.DecimalField(decimal_places=4, default=Decimal('1'), help_text="Coins per unit of the network's currency; rounded half-up to whole coins.", max_digits=12)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('store_app', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='offerwall_integrations', to='catalog.storeapp')),

@@ -6,9 +6,9 @@ from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.tests.factories import RewardUserFactory
-from postbacks.ip_allowlist import client_ip, ip_allowed, validate_allowlist
 from postbacks.models import OfferDelivery
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
+from rewardhub.ip_allowlist import client_ip, ip_allowed, validate_allowlist
 
 
 @pytest.mark.parametrize(

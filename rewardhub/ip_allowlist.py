@@ -1,4 +1,5 @@
-"""IP allowlists for offer-network callbacks: addresses and CIDR ranges, one per line or comma-separated."""
+"""Client addresses and IP allowlists (addresses and CIDR ranges, one per line or comma-separated): shared plumbing
+for the failed-authentication throttle and the offer networks' allowlists, below every app."""
 
 import ipaddress
 import re
