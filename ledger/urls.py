@@ -4,8 +4,6 @@ from ledger.api import (
     AppEntryListApi,
     AppGameListApi,
     AppMeApi,
-    AppPostbackAckApi,
-    AppPostbackListApi,
     AppUserRegisterApi,
 )
 
@@ -13,7 +11,5 @@ urlpatterns = [
     path("users", AppUserRegisterApi.as_view(), name="app-register"),
     path("me", AppMeApi.as_view(), name="app-me"),
     path("me/entries", AppEntryListApi.as_view(), name="app-entries"),
-    path("me/postbacks", AppPostbackListApi.as_view(), name="app-postbacks"),
-    path("me/postbacks/ack", AppPostbackAckApi.as_view(), name="app-postbacks-ack"),
     path("games", AppGameListApi.as_view(), name="app-games"),
 ]

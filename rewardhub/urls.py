@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("postbacks.urls")),
     path("api/app/", include("ledger.urls")),
+    path("api/app/", include("postbacks.app_urls")),  # the app's partner postbacks: postbacks builds on ledger
     path("api/", include("postbacks.offers_urls")),
     path("admin/", admin.site.urls),
     path("", include("giveaways.urls")),  # public giveaway pages and the host API (/g/…, /public/v1/…)

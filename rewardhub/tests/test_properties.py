@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from giveaways import fairness, signing
 from giveaways.api import MAX_RUNNING_TOTAL, SignedTrackIdRequest, TaskCallbackRequest
-from ledger.api import AckRequestSchema, RegisterRequestSchema
+from ledger.api import RegisterRequestSchema
+from postbacks.app_api import AckRequestSchema
 from postbacks.models import MAX_LEVEL
 from postbacks.networks.base import BanEvent, CallbackRequest, ConversionEvent, InvalidCallback
 from postbacks.networks.bitlabs import NETWORK as BITLABS
