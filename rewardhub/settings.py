@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "ledger",
     "postbacks",
     "giveaways",
+    "rewardhub",
 ]
 
 MIDDLEWARE = [

@@ -6,13 +6,13 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from catalog.management.commands.seed_demo import seed_demo
 from catalog.tests.factories import StoreAppFactory
 from ledger.models import RewardUser
 from ledger.services import set_ban
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
+from rewardhub.management.commands.seed_demo import seed_demo
 
 pytestmark = pytest.mark.django_db
 
