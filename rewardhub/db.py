@@ -11,10 +11,13 @@ The rare branches that use the ORM (refusals, bans) go through `Database.orm`: c
 worker thread under ASGI.
 """
 
+import asyncio
+import functools
+import threading
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from psycopg_pool import AsyncConnectionPool
 
@@ -53,6 +56,9 @@ def run_now(coroutine: Coroutine) -> Any:
     raise RuntimeError("A hot path awaited something other than DJANGO_DB; it cannot run without an event loop.")
 
 
+ORM_THREADS = 2  # per worker, for the hot paths' rare ORM branches (a refused pid, a duplicate's key, a ban)
+
+
 class PooledDatabase:
     """Autocommit connections from a psycopg pool: every hot-path statement is its own transaction, as it is on
     Django's connection. A connection that broke is discarded by the pool when returned; the request that found
@@ -60,6 +66,9 @@ class PooledDatabase:
 
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
+        # The rare ORM branches' own threads, each with its Django connection: counted (README, Production), where
+        # the loop's default executor would start up to cores + 4 threads and connections.
+        self.orm_threads = ThreadPoolExecutor(ORM_THREADS, thread_name_prefix="hot-path-orm")
         # Django's error classes for psycopg's, taken once: under asyncio every request is a task of its own, and
         # `connections[...]` builds each task a new DatabaseWrapper (asgiref's thread-critical Local is per task).
         self.django_errors = connections[DEFAULT_DB_ALIAS].wrap_database_errors
@@ -77,6 +86,7 @@ class PooledDatabase:
 
     async def close(self) -> None:
         await self.pool.close()
+        await asyncio.to_thread(close_thread_connections, self.orm_threads, ORM_THREADS)
 
     async def fetchone(self, sql: str | bytes, params) -> tuple | None:
         return await self._run(sql, params, "fetchone")
@@ -95,9 +105,8 @@ class PooledDatabase:
                 return await getattr(cursor, fetch)() if fetch else None
 
     async def orm(self, function: Callable, *args, **kwargs):
-        # Not thread-sensitive: in asgiref's one shared thread, every rare branch of every request would wait
-        # for the others; each pool thread keeps its own Django connection.
-        return await sync_to_async(_with_connection_upkeep, thread_sensitive=False)(function, *args, **kwargs)
+        call = functools.partial(_with_connection_upkeep, function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.orm_threads, call)
 
 
 Database = DjangoDatabase | PooledDatabase
@@ -110,3 +119,17 @@ def _with_connection_upkeep(function: Callable, *args, **kwargs):
         return function(*args, **kwargs)
     finally:
         close_old_connections()
+
+
+def close_thread_connections(executor: ThreadPoolExecutor, threads: int) -> None:
+    """Close the Django connection of each of an executor's `threads` threads, then shut it down. A barrier holds
+    each closing task until all have started, so no thread runs two of them and none is missed."""
+    barrier = threading.Barrier(threads)
+
+    def close() -> None:
+        barrier.wait(timeout=10)
+        connections.close_all()
+
+    for task in [executor.submit(close) for _ in range(threads)]:
+        task.result()
+    executor.shutdown()

@@ -4,8 +4,6 @@ connections do not see a test's transaction, so these tests commit their data (t
 
 import asyncio
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import pytest
@@ -24,7 +22,7 @@ from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferDelivery
 from postbacks.tests.offer_factories import BASE_URL, BITLABS_SECRET, bitlabs_offer, integration
 from rewardhub import asgi
-from rewardhub.db import PooledDatabase, run_now
+from rewardhub.db import PooledDatabase, close_thread_connections, run_now
 from rewardhub.hot_paths import AsyncHotPaths, BodyFirst
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,20 +58,7 @@ async def serving(database: PooledDatabase | None = None):
         # Every thread's Django connection closed, so the test database can be dropped.
         await sync_to_async(connections.close_all)()
         if isinstance(app.django, BodyFirst):
-            await asyncio.to_thread(close_in_every_thread, app.django.app.executor)
-
-
-def close_in_every_thread(executor: ThreadPoolExecutor) -> None:
-    """connections.close_all in each of Django's DJANGO_THREADS threads: a barrier holds each task until all have
-    started, so no thread runs two of them."""
-    barrier = threading.Barrier(settings.DJANGO_THREADS)
-
-    def close() -> None:
-        barrier.wait(timeout=10)
-        connections.close_all()
-
-    for task in [executor.submit(close) for _ in range(settings.DJANGO_THREADS)]:
-        task.result()
+            await asyncio.to_thread(close_thread_connections, app.django.app.executor, settings.DJANGO_THREADS)
 
 
 async def call(app, method: str, path: str, *, body: bytes = b"", headers: dict | None = None) -> Answer:
