@@ -2,14 +2,17 @@
 reward without separators, so `curl-tx-17` + `1` signs exactly as `curl-tx-1` + `71` does. Sent through the
 production ASGI application on PostgreSQL, as an attacker would send them."""
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.test import Client
 from django.urls import reverse
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.models import LedgerEntry
 from ledger.tests.factories import RewardUserFactory
-from postbacks.models import OfferConversion, OfferDelivery
+from postbacks.models import OfferConversion, OfferDelivery, OfferSignature
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
 from rewardhub import auth_throttle
 from rewardhub.testing import run_concurrently
@@ -119,3 +122,16 @@ def test_support_sees_forgeries_in_the_review_queue_and_the_delivery_log(user, a
     assert "was refused as forged" in notice
     assert "?verdict=forged" in queue
     assert "curl-tx-1" in log and "curl-tx-17" not in log
+
+
+def test_callbacks_accepted_before_signatures_were_bound_cannot_be_re_split_either(user):
+    migration = importlib.import_module("postbacks.migrations.0012_bind_signatures_of_earlier_conversions")
+    captured = genuine("wn-2001250", reward="100")
+    serve(get(captured))
+    OfferSignature.objects.all().delete()  # as before offer_signatures existed
+
+    migration.bind_earlier_signatures(apps, None)
+    (answer,) = serve(get(resplit(captured, "wn-", "2001250100")))
+
+    assert answer.status_code == 403
+    assert coins(user) == 100
