@@ -141,7 +141,9 @@ async def receive_callback(
             network = get_network(snapshot.integration.provider)
             result = await _refusal(db, snapshot, request, event, source_ip)
             if result is not None:
-                if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.FORGED, Verdict.IP_REFUSED):
+                # Not a forgery: it needs a captured signature, not guesses, and two genuine Wannads callbacks can
+                # share one (`tx-12` + `34`, `tx-123` + `4`), which must not get the network's address blocked.
+                if result.verdict in (Verdict.BAD_SIGNATURE, Verdict.IP_REFUSED):
                     await auth_throttle.arecord_failure("offer", source_ip)
                 reply = network.reply(result.verdict, result.message)
                 await _log_delivery(db, snapshot.integration, delivery, result, reply)
