@@ -63,6 +63,9 @@ def secret_log_detector():
         wrappers.enter_context(wrapped_everywhere(catalog.services, "issue_partner_secret", record_plain))
         wrappers.enter_context(wrapped_everywhere(ledger.services, "issue_app_token", record_plain))
         wrappers.enter_context(
+            wrapped_everywhere(ledger.services, "release_install", lambda a, k, r: detector.add_secret(r))
+        )
+        wrappers.enter_context(
             wrapped_everywhere(giveaways.services, "_new_api_key", lambda a, k, r: detector.add_secret(r[0]))
         )
         wrappers.enter_context(

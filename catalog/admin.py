@@ -3,14 +3,7 @@ from django.template.response import TemplateResponse
 
 from catalog.models import PartnerSecret, RewardGame, StoreApp
 from catalog.services import issue_partner_secret, revoke_partner_secret
-
-
-class UnloggedStr(str):
-    """Renders as itself but has a placeholder repr: Django's template engine logs the repr of the whole
-    context (django.template, DEBUG) whenever a variable lookup fails, and a secret must not end up there."""
-
-    def __repr__(self):
-        return "'<not logged>'"
+from rewardhub.unlogged import UnloggedStr
 
 
 @admin.register(StoreApp)

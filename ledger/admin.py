@@ -7,6 +7,7 @@ from django.urls import path, reverse
 
 from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
 from ledger.services import RECLAIM_WINDOW, adjust_balance, release_install, revoke_app_token, set_ban
+from rewardhub.unlogged import UnloggedStr
 
 
 class ReadOnlyAdminMixin:
@@ -200,25 +201,26 @@ class RewardUserAdmin(admin.ModelAdmin):
         return self._staff_action_page(request, user, form, f"{'Ban' if banning else 'Unban'} {user.id}", intro)
 
     def release_install_view(self, request, user_id):
-        """A reinstall that lost its install secret and token cannot take its user back by itself: support can
-        let the device's next registration do it, after checking who is asking."""
+        """A reinstall that lost its install secret and token cannot take its user back by itself: support, after
+        checking who is asking, gets a one-time code for the owner to enter in the app (shown once, never stored)."""
         user = self.get_object(request, str(user_id))
         if user is None:
             return redirect("admin:ledger_rewarduser_changelist")
         if not self.has_change_permission(request, user):
             raise PermissionDenied
+        hours = int(RECLAIM_WINDOW.total_seconds() // 3600)
         form = BanForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             reason = form.cleaned_data["reason"]
-            release_install(user=user, reason=reason, staff=request.user)
+            code = UnloggedStr(release_install(user=user, reason=reason, staff=request.user))  # shown once
             self.log_change(request, user, f"Released the install for re-registration: {reason}")
-            self.message_user(request, "Tokens revoked; the device's next registration gets this user back.")
-            return redirect(reverse("admin:ledger_rewarduser_change", args=[user.pk]))
-        hours = int(RECLAIM_WINDOW.total_seconds() // 3600)
+            context = {**self.admin_site.each_context(request), "opts": self.opts, "original": user, "code": code}
+            context.update(title=f"Reclaim code for {user.id}", hours=hours)
+            return TemplateResponse(request, "admin/ledger/rewarduser/reclaim_code.html", context)
         intro = (
-            f"Every app token of this user is revoked, and for {hours} hours the next registration of device "
-            f"'{user.device_id}' gets this user and their {user.coins} coins back without the install secret. Do it "
-            "only once you are sure the person asking owns the device, and just before they open the app again."
+            f"Every app token of this user is revoked, and you get a one-time code, valid for {hours} hours, for the "
+            f"owner to enter in the app: its next registration of device '{user.device_id}' then gets this user and "
+            f"their {user.coins} coins back. Give it only to someone you are sure owns the device."
         )
         return self._staff_action_page(request, user, form, f"Release the install of {user.id}", intro)
 

@@ -57,6 +57,11 @@ class RegisterRequestSchema(StrictSerializer):
         "base64url); send it with every registration. Getting an existing device's user back needs it, or the "
         "previous app token as `Authorization: Bearer <token>`.",
     )
+    reclaim_code = serializers.CharField(
+        max_length=32,
+        required=False,
+        help_text="The one-time code support gave the owner of a reinstall that lost its install secret and token.",
+    )
 
 
 class RegisterResponseSchema(serializers.Serializer):
@@ -76,7 +81,8 @@ class AppUserRegisterApi(APIView):
         description=(
             "One user per store app + device. A first registration answers 201. Registering the device again "
             "gets the same user and coins back (200) with a new token, if it proves to be the same install: the "
-            "`install_secret` sent the first time, or a valid app token of that user in `Authorization: Bearer`. "
+            "`install_secret` sent the first time, a valid app token of that user in `Authorization: Bearer`, or "
+            "the one-time `reclaim_code` support gave its owner. "
             "Otherwise 403 `install_not_verified`, counted as a failed authentication. Throttled per client IP."
         ),
         tags=["Reward app"],

@@ -20,12 +20,15 @@ class RewardUser(models.Model):
         help_text="SHA-256 of the secret the app generated at its first launch: re-registering the device needs it "
         "(or a valid app token of this user).",
     )
-    reclaimable_until = models.DateTimeField(
-        null=True,
+    reclaim_code_hash = models.CharField(
+        max_length=64,
         blank=True,
         editable=False,
-        help_text="Set by support for a reinstall that lost its install secret and token: until then, the next "
-        "registration of this device gets the user back without proof.",
+        help_text="SHA-256 of the one-time code support gave the owner of a reinstall that lost its install secret "
+        "and token: one registration of this device that sends it gets the user back.",
+    )
+    reclaimable_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Until when the reclaim code is valid."
     )
     coins = models.BigIntegerField(
         default=0, editable=False, help_text="Cached sum of the user's available-coin ledger entries: spendable."

@@ -172,13 +172,13 @@ class InstallNotVerified(ApiError):
 
 
 def register_app_user(
-    *, pid: str, device_id: str, install_secret: str = "", app_token: str = ""
+    *, pid: str, device_id: str, install_secret: str = "", app_token: str = "", reclaim_code: str = ""
 ) -> AppRegistration:
     """The reward app's sign-up: one user per store app + device, with a new token each time. A device id is no
     secret (partner postback answers carry it), so getting an existing user back takes proof that the caller is
-    that install: the install secret it registered with, or a valid app token of the user. A proven
-    registration that brings an install secret the user has none of yet records it. Earlier tokens stay valid
-    until an operator revokes them."""
+    that install: the install secret it registered with, a valid app token of the user, or the one-time code
+    support gave its owner (release_install). A proven registration that brings an install secret the user has
+    none of yet records it. Earlier tokens stay valid until an operator revokes them."""
     store_app = StoreApp.objects.filter(pid=pid).first()
     if store_app is None:
         raise ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
@@ -189,21 +189,18 @@ def register_app_user(
         user, created = RewardUser.objects.get_or_create(
             store_app=store_app, device_id=device_id, defaults={"install_secret_hash": secret_hash}
         )
-        if not created and not _is_same_install(user, secret_hash, app_token):
+        proven = created or _is_same_install(user, secret_hash, app_token) or _reclaim(user, reclaim_code, secret_hash)
+        if not proven:
             raise InstallNotVerified()
         if user.is_banned:
             raise user_banned()
-        if user.reclaimable_until or (secret_hash and not user.install_secret_hash):
-            RewardUser.objects.filter(pk=user.pk).update(
-                install_secret_hash=user.install_secret_hash or secret_hash, reclaimable_until=None
-            )
+        if secret_hash and not user.install_secret_hash:
+            RewardUser.objects.filter(pk=user.pk, install_secret_hash="").update(install_secret_hash=secret_hash)
         _, token = issue_app_token(user=user)
     return AppRegistration(user=user, token=token, created=created)
 
 
 def _is_same_install(user: RewardUser, secret_hash: str, app_token: str) -> bool:
-    if user.reclaimable_until and user.reclaimable_until > timezone.now():
-        return True
     if secret_hash and user.install_secret_hash and hmac.compare_digest(secret_hash, user.install_secret_hash):
         return True
     # The token is looked up by its hash, as for every app call: no comparison of secrets in Python.
@@ -212,19 +209,35 @@ def _is_same_install(user: RewardUser, secret_hash: str, app_token: str) -> bool
     ).exists()
 
 
+def _reclaim(user: RewardUser, reclaim_code: str, secret_hash: str) -> bool:
+    """Support's one-time code, within its window: one UPDATE consumes it, so of registrations racing with it
+    exactly one wins; it records the install secret that registration brings."""
+    if not reclaim_code:
+        return False
+    code_hash = hash_secret(reclaim_code.strip().upper())
+    valid = RewardUser.objects.filter(pk=user.pk, reclaim_code_hash=code_hash, reclaimable_until__gt=timezone.now())
+    return bool(valid.update(reclaim_code_hash="", reclaimable_until=None, install_secret_hash=secret_hash))
+
+
 RECLAIM_WINDOW = timedelta(hours=24)
+RECLAIM_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read out over chat or the phone
+RECLAIM_CODE_LENGTH = 12  # 60 bits, against 20 failed tries per address and window (auth_throttle)
 
 
 @transaction.atomic
-def release_install(*, user: RewardUser, reason: str, staff: AbstractBaseUser) -> None:
+def release_install(*, user: RewardUser, reason: str, staff: AbstractBaseUser) -> str:
     """Support's answer to a reinstall that lost both its install secret and its token: every token of the user is
-    revoked and, for RECLAIM_WINDOW, the next registration of the device takes the user back and records the
-    install secret it brings. The caller audits who did it and why."""
+    revoked, and a one-time code, valid for RECLAIM_WINDOW, lets one registration of the device take the user
+    back. Returns the code, for support to give the owner; only its hash is stored. A device id is public, so the
+    code, not the device, is the proof. The caller audits who did it and why."""
     if not reason.strip():
         raise ValueError("Releasing an install needs a reason.")
+    code = "".join(secrets.choice(RECLAIM_CODE_ALPHABET) for _ in range(RECLAIM_CODE_LENGTH))
     AppToken.objects.filter(user=user, revoked_at=None).update(revoked_at=timezone.now(), revoked_by=staff)
-    until = timezone.now() + RECLAIM_WINDOW
-    RewardUser.objects.filter(pk=user.pk).update(install_secret_hash="", reclaimable_until=until)
+    RewardUser.objects.filter(pk=user.pk).update(
+        reclaim_code_hash=hash_secret(code), reclaimable_until=timezone.now() + RECLAIM_WINDOW
+    )
+    return code
 
 
 def issue_app_token(*, user: RewardUser) -> tuple[AppToken, str]:

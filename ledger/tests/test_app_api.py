@@ -1,5 +1,6 @@
 import hashlib
 import json
+import re
 import uuid
 from datetime import timedelta
 from functools import partial
@@ -45,10 +46,12 @@ def staff():
 INSTALL_SECRET = "first-launch-secret-0123456789abcdef"
 
 
-def register(pid="cashgiraffe", device_id="device-1", install_secret=None, token=None, **extra):
+def register(pid="cashgiraffe", device_id="device-1", install_secret=None, token=None, reclaim_code=None, **extra):
     body = {"pid": pid, "device_id": device_id}
     if install_secret is not None:
         body["install_secret"] = install_secret
+    if reclaim_code is not None:
+        body["reclaim_code"] = reclaim_code
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return Client().post("/api/app/users", body, content_type="application/json", headers=headers, **extra)
 
@@ -494,27 +497,52 @@ def release(user, admin_client, reason="owner verified by email"):
     return admin_client.post(reverse("admin:ledger_rewarduser_release_install", args=[user.pk]), {"reason": reason})
 
 
-def test_support_releases_a_lost_install_so_its_next_registration_gets_the_user_back(app, admin_client):
+def reclaim_code(page) -> str:
+    return re.search(r'<code id="reclaim-code"[^>]*>([A-Z0-9]+)</code>', page.content.decode())[1]
+
+
+NEW_SECRET = "after-reinstall-secret-0123456789"
+
+
+def test_support_gives_the_owner_a_one_time_code_that_gets_the_user_back(app, admin_client):
     old_token = register(install_secret=INSTALL_SECRET).json()["token"]
     user = RewardUser.objects.get()
-    new_secret = "after-reinstall-secret-0123456789"
-    assert register(install_secret=new_secret).status_code == 403
+    assert register(install_secret=NEW_SECRET).status_code == 403
 
-    assert release(user, admin_client).status_code == 302
+    code = reclaim_code(release(user, admin_client))
 
     assert get("/api/app/me", old_token).status_code == 401  # whoever held the old token holds nothing now
-    assert register(install_secret=new_secret).json()["user"]["id"] == str(user.id)
-    assert register(install_secret="someone-else-entirely-0123456789").status_code == 403  # released only once
-    assert register(install_secret=new_secret).status_code == 200
+    assert register(install_secret=NEW_SECRET).status_code == 403  # the device id alone still proves nothing
+    assert register(install_secret=NEW_SECRET, reclaim_code=code.lower()).json()["user"]["id"] == str(user.id)
+    assert register(install_secret="someone-else-entirely-0123456789", reclaim_code=code).status_code == 403
+    assert register(install_secret=NEW_SECRET).status_code == 200  # the new install secret was recorded
     assert LogEntry.objects.get().change_message == "Released the install for re-registration: owner verified by email"
+    assert code not in LogEntry.objects.get().change_message
 
 
-def test_a_release_expires(app, admin_client):
+def test_a_reclaim_code_expires(app, admin_client):
     register(install_secret=INSTALL_SECRET)
-    release(RewardUser.objects.get(), admin_client)
+    code = reclaim_code(release(RewardUser.objects.get(), admin_client))
     RewardUser.objects.update(reclaimable_until=timezone.now() - timedelta(seconds=1))
 
-    assert register(install_secret="after-reinstall-secret-0123456789").status_code == 403
+    assert register(install_secret=NEW_SECRET, reclaim_code=code).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registrations_racing_with_one_reclaim_code_get_one_token(app, admin_client):
+    register(install_secret=INSTALL_SECRET)
+    code = reclaim_code(release(RewardUser.objects.get(), admin_client))
+    tokens_before = AppToken.objects.count()
+
+    answers = run_concurrently(
+        [
+            partial(register, install_secret=f"{NEW_SECRET}-{n}", reclaim_code=code, REMOTE_ADDR=f"10.0.2.{n}")
+            for n in range(5)
+        ]
+    )
+
+    assert sorted(answer.status_code for answer in answers) == [200] + [403] * 4
+    assert AppToken.objects.count() == tokens_before + 1
 
 
 def test_releasing_an_install_needs_a_reason_and_the_change_permission(app, admin_client):
@@ -529,4 +557,4 @@ def test_releasing_an_install_needs_a_reason_and_the_change_permission(app, admi
     release(user, viewer_client)
 
     assert RewardUser.objects.get().reclaimable_until is None
-    assert register(install_secret="after-reinstall-secret-0123456789").status_code == 403
+    assert AppToken.objects.filter(revoked_at=None).count() == 1
