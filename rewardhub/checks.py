@@ -2,7 +2,7 @@
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -40,6 +40,19 @@ def shared_cache_check(app_configs, **kwargs):
                 "authentication counts and throttles, so the effective limits are multiplied by the workers.",
                 hint="Set CACHE_URL=redis://127.0.0.1:6379/1 (or another shared cache).",
                 id="rewardhub.W003",
+            )
+        ]
+    return []
+
+
+@register(Tags.database, deploy=True)
+def embedded_database_check(app_configs, **kwargs):
+    if settings.EMBEDDED_DATABASE:
+        return [
+            Error(
+                "DATABASE_URL is not set: this server runs on the development PostgreSQL embedded in var/postgres.",
+                hint="Set DATABASE_URL to the production database, e.g. postgres://user:pass@host:5432/rewardhub.",
+                id="rewardhub.E001",
             )
         ]
     return []

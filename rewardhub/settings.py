@@ -81,7 +81,8 @@ TEMPLATES = [
 
 # Unset DATABASE_URL means the embedded PostgreSQL a pip package ships (rewardhub.embedded_db), so a fresh clone
 # runs with nothing else installed, on the SQL production runs.
-if "DATABASE_URL" not in env:
+EMBEDDED_DATABASE = "DATABASE_URL" not in env  # `check --deploy` refuses it (rewardhub.checks)
+if EMBEDDED_DATABASE:
     from rewardhub.embedded_db import embedded_database_url
 
     os.environ["DATABASE_URL"] = embedded_database_url(BASE_DIR / "var" / "postgres")  # subprocesses use it too

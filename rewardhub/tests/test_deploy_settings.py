@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from rewardhub.checks import embedded_database_check
 from rewardhub.soak.server import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +76,9 @@ def test_production_settings_do_not_log_sql_even_at_log_level_debug():
     result = run(["-c", script], DJANGO_SETTINGS_MODULE="rewardhub.settings", LOG_LEVEL="DEBUG")
 
     assert result.stdout.split() == ["False", "0"], result.stderr
+
+
+def test_check_deploy_refuses_the_embedded_development_database(settings):
+    settings.EMBEDDED_DATABASE = True  # DATABASE_URL unset: settings started the embedded server
+
+    assert [error.id for error in embedded_database_check(None)] == ["rewardhub.E001"]
