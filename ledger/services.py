@@ -166,7 +166,8 @@ class InstallNotVerified(ApiError):
     def __init__(self):
         super().__init__(
             "install_not_verified",
-            "This device is already registered: send its install_secret or a valid app token of its user.",
+            "This device is already registered: send its install_secret, a valid app token of its user, or the "
+            "reclaim_code support gave its owner.",
             status.HTTP_403_FORBIDDEN,
         )
 
