@@ -1,5 +1,5 @@
 import logging
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 import pytest
 from cryptography.fernet import Fernet
@@ -11,10 +11,43 @@ import giveaways.services
 import ledger.services
 import rewardhub.crypto
 from rewardhub import auth_throttle
-from rewardhub.testing import SecretLogDetector, wrapped_everywhere
+from rewardhub.testing import SecretLogDetector, serving, statements_sent, wrapped_everywhere
 
 # Test tooling that echoes test inputs by design (factory-boy logs every factory's parameters): not product output.
 TOOLING_LOGGERS = ("factory", "faker")
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker):
+    """rewardhub.asgi.application with its lifespan (pool open), for rewardhub.testing.Client: opened once the test
+    database exists, and closed (pool and every thread's Django connection) before it is dropped."""
+    from rewardhub.asgi import application
+
+    with django_db_blocker.unblock(), serving(application) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _serving_for_transactional_tests(request):
+    """Only tests that commit their data can be served: the application's connections see nothing else."""
+    marker = request.node.get_closest_marker("django_db")
+    marked = marker is not None and (marker.kwargs.get("transaction") or marker.args[:1] == (True,))
+    if marked or "transactional_db" in request.fixturenames:
+        request.getfixturevalue("asgi_server")
+
+
+@pytest.fixture
+def assert_num_statements():
+    """pytest-django's django_assert_num_queries for statements sent from any thread, the application's included:
+    `with assert_num_statements(1): Client().post(...)`."""
+
+    @contextmanager
+    def expect(count: int):
+        with statements_sent() as sent:
+            yield
+        assert len(sent) == count, f"{len(sent)} statements sent, {count} expected:\n" + "\n".join(sent)
+
+    return expect
 
 
 @pytest.fixture(autouse=True)

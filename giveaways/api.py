@@ -7,6 +7,7 @@ code from `giveaways.codes` and the fitting HTTP status.
 import json
 import re
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from functools import cache
 
 from django.http import HttpResponse
@@ -16,18 +17,16 @@ from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
-    extend_schema_view,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import SkipField
 from rest_framework.utils.encoders import JSONEncoder
-from rest_framework.views import APIView
 
 from giveaways import services
 from giveaways.codes import ERROR_CODES, SUCCESS_MSG, CallbackError, ResultCode
 from rewardhub import auth_throttle
-from rewardhub.db import DJANGO_DB, Database, run_now
+from rewardhub.db import Database
 from rewardhub.errors import ApiError
 from rewardhub.inputs import load_json_object, parse_form, read_limited
 
@@ -152,51 +151,75 @@ CODES_DESCRIPTION = (
 )
 
 
-class GiveawayApiView(APIView):
-    """Signed by the project's API key in the body: no session, so no CSRF, no DRF authentication.
+# Served by the fast lane (rewardhub.urls.HOT_PATHS), without DRF's request wrapping, content negotiation and
+# serializer machinery: signed by the project's API key in the body, so no session, no CSRF, no DRF
+# authentication. DRF describes them for /api/schema/ (the *_DOCS below), and its fields still validate each
+# parameter (with their messages), run directly (_validated).
+async def task_callback(request, db: Database) -> HttpResponse:
+    return await _answer(request, db, _task_callback)
 
-    These are hot paths: requests are served by `dispatch` below, without DRF's request wrapping, content
-    negotiation and serializer machinery. DRF describes them for the schema, and its fields still validate
-    each parameter (with their messages), run directly."""
 
-    def dispatch(self, request, *args, **kwargs):
-        return run_now(self.respond(request, DJANGO_DB))
+async def player_status(request, db: Database) -> HttpResponse:
+    return await _answer(request, db, _player_status)
 
-    async def respond(self, request, db: Database) -> HttpResponse:
-        """Every method, under either server (rewardhub.db)."""
-        self.request = request
-        ip = auth_throttle.client_ip(request)
-        if retry_after := await auth_throttle.ais_blocked("giveaway", ip):
-            response = envelope(ResultCode.THROTTLED, auth_throttle.THROTTLED_MESSAGE, None, 429)
-            response["Retry-After"] = str(retry_after)
-            return response
+
+async def prize_callback(request, db: Database) -> HttpResponse:
+    return await _answer(request, db, _prize_callback)
+
+
+async def _task_callback(request, db: Database) -> dict:
+    params = _validated(request, TaskCallbackRequest)
+    return await services.task_callback(
+        db=db,
+        track_id=params["track_id"],
+        event=params["event"],
+        value=params.get("value"),
+        remark=params.get("remark"),
+        sign=params["sign"],
+    )
+
+
+async def _player_status(request, db: Database) -> dict:
+    params = _validated(request, SignedTrackIdRequest)
+    return await services.player_status(db=db, track_id=params["track_id"], sign=params["sign"])
+
+
+async def _prize_callback(request, db: Database) -> dict:
+    params = _validated(request, SignedTrackIdRequest)
+    return await services.prize_callback(db=db, track_id=params["track_id"], sign=params["sign"])
+
+
+async def _answer(request, db: Database, answer: Callable[..., Awaitable[dict]]) -> HttpResponse:
+    """Every method: the envelope of `answer`'s data, or of the refusal."""
+    ip = auth_throttle.client_ip(request)
+    if retry_after := await auth_throttle.ais_blocked("giveaway", ip):
+        response = envelope(ResultCode.THROTTLED, auth_throttle.THROTTLED_MESSAGE, None, 429)
+        response["Retry-After"] = str(retry_after)
+        return response
+    try:
+        if request.method != "POST":
+            raise CallbackError(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.")
+        return envelope(ResultCode.SUCCESS, SUCCESS_MSG, await answer(request, db))
+    except CallbackError as error:
+        if error.code == ResultCode.BAD_SIGNATURE:
+            await auth_throttle.arecord_failure("giveaway", ip)
+        return envelope(error.code, error.msg, None, error.http_status)
+
+
+def _validated(request, serializer_class) -> dict:
+    data = _body(request)
+    params, problems = {}, {}
+    for field in _fields(serializer_class):
         try:
-            if request.method != "POST":
-                raise CallbackError(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.")
-            return envelope(ResultCode.SUCCESS, SUCCESS_MSG, await self.answer(db, request))
-        except CallbackError as error:
-            if error.code == ResultCode.BAD_SIGNATURE:
-                await auth_throttle.arecord_failure("giveaway", ip)
-            return envelope(error.code, error.msg, None, error.http_status)
-
-    def post(self, request):
-        """What the schema describes (each view's extend_schema_view): `dispatch` serves every method."""
-        return self.dispatch(request)
-
-    def validated(self, serializer_class) -> dict:
-        data = _body(self.request)
-        params, problems = {}, {}
-        for field in _fields(serializer_class):
-            try:
-                params[field.field_name] = field.run_validation(field.get_value(data))
-            except SkipField:
-                pass
-            except ValidationError as exc:
-                problems[field.field_name] = exc.detail
-        if problems:
-            details = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in problems.items())
-            raise CallbackError(ResultCode.INVALID_PARAMS, f"Invalid parameters: {details}")
-        return params
+            params[field.field_name] = field.run_validation(field.get_value(data))
+        except SkipField:
+            pass
+        except ValidationError as exc:
+            problems[field.field_name] = exc.detail
+    if problems:
+        details = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in problems.items())
+        raise CallbackError(ResultCode.INVALID_PARAMS, f"Invalid parameters: {details}")
+    return params
 
 
 @cache
@@ -226,101 +249,76 @@ def _body(request) -> dict:
 _TAGS = ["Giveaway callbacks"]
 
 
-@extend_schema_view(
-    post=extend_schema(
-        operation_id="giveaway_task_callback",
-        summary="Report a participant's task (or a winner's reward delivery)",
-        description=(
-            "Marks the participant's task with this `event` done. For a task with a required amount, `value` is "
-            "the participant's running total and the task completes when it reaches the amount; a lower or "
-            "repeated total changes nothing, so retries are harmless. `event=send` on a winner's track_id "
-            "records that you delivered the reward." + CODES_DESCRIPTION
+TASK_CALLBACK_DOCS = extend_schema(
+    operation_id="giveaway_task_callback",
+    summary="Report a participant's task (or a winner's reward delivery)",
+    description=(
+        "Marks the participant's task with this `event` done. For a task with a required amount, `value` is "
+        "the participant's running total and the task completes when it reaches the amount; a lower or "
+        "repeated total changes nothing, so retries are harmless. `event=send` on a winner's track_id "
+        "records that you delivered the reward." + CODES_DESCRIPTION
+    ),
+    tags=_TAGS,
+    auth=[],
+    request=TaskCallbackRequest,
+    responses={
+        200: _envelope_schema(
+            "TaskCallbackResponse",
+            PolymorphicProxySerializer(
+                component_name="TaskCallbackData",
+                serializers=[TaskProgressData, DeliveryData],
+                resource_type_field_name=None,
+            ),
         ),
-        tags=_TAGS,
-        auth=[],
-        request=TaskCallbackRequest,
-        responses={
-            200: _envelope_schema(
-                "TaskCallbackResponse",
-                PolymorphicProxySerializer(
-                    component_name="TaskCallbackData",
-                    serializers=[TaskProgressData, DeliveryData],
-                    resource_type_field_name=None,
-                ),
-            ),
-            **_error_responses(
-                ResultCode.BAD_SIGNATURE,
-                ResultCode.UNKNOWN_TRACK_ID,
-                ResultCode.UNKNOWN_EVENT,
-                ResultCode.GIVEAWAY_NOT_RUNNING,
-                ResultCode.NOT_A_WINNER,
-            ),
-        },
-        examples=[
-            OpenApiExample(
-                "Like 3 articles: the participant's second like",
-                request_only=True,
-                value={
-                    "track_id": "MVNHLLEEwIRd8vJ0gYkQ2w",
-                    "event": "like_articles",
-                    "value": 2,
-                    "remark": "article 42",
-                    "sign": "<hex HMAC-SHA256 of track_id=…&event=like_articles&value=2&remark=article 42>",
-                },
-            )
-        ],
-    )
-)
-class TaskCallbackApi(GiveawayApiView):
-    async def answer(self, db: Database, request) -> dict:
-        params = self.validated(TaskCallbackRequest)
-        return await services.task_callback(
-            db=db,
-            track_id=params["track_id"],
-            event=params["event"],
-            value=params.get("value"),
-            remark=params.get("remark"),
-            sign=params["sign"],
+        **_error_responses(
+            ResultCode.BAD_SIGNATURE,
+            ResultCode.UNKNOWN_TRACK_ID,
+            ResultCode.UNKNOWN_EVENT,
+            ResultCode.GIVEAWAY_NOT_RUNNING,
+            ResultCode.NOT_A_WINNER,
+        ),
+    },
+    examples=[
+        OpenApiExample(
+            "Like 3 articles: the participant's second like",
+            request_only=True,
+            value={
+                "track_id": "MVNHLLEEwIRd8vJ0gYkQ2w",
+                "event": "like_articles",
+                "value": 2,
+                "remark": "article 42",
+                "sign": "<hex HMAC-SHA256 of track_id=…&event=like_articles&value=2&remark=article 42>",
+            },
         )
-
-
-@extend_schema_view(
-    post=extend_schema(
-        operation_id="giveaway_player_status",
-        summary="A participant's status: all tasks done, won, reward tag",
-        description="Read-only; sign `track_id=<track_id>`." + CODES_DESCRIPTION,
-        tags=_TAGS,
-        auth=[],
-        request=SignedTrackIdRequest,
-        responses={
-            200: _envelope_schema("PlayerStatusResponse", PlayerStatusData()),
-            **_error_responses(ResultCode.BAD_SIGNATURE, ResultCode.UNKNOWN_TRACK_ID),
-        },
-    )
+    ],
 )
-class PlayerStatusApi(GiveawayApiView):
-    async def answer(self, db: Database, request) -> dict:
-        params = self.validated(SignedTrackIdRequest)
-        return await services.player_status(db=db, track_id=params["track_id"], sign=params["sign"])
 
 
-@extend_schema_view(
-    post=extend_schema(
-        operation_id="giveaway_prize_callback",
-        summary="Report a winner's reward delivered",
-        description=(
-            "Records the first delivery time; repeats answer the same. Sign `track_id=<track_id>`." + CODES_DESCRIPTION
-        ),
-        tags=_TAGS,
-        auth=[],
-        request=SignedTrackIdRequest,
-        responses={
-            200: _envelope_schema("PrizeCallbackResponse", DeliveryData()),
-            **_error_responses(ResultCode.BAD_SIGNATURE, ResultCode.UNKNOWN_TRACK_ID, ResultCode.NOT_A_WINNER),
-        },
-    )
+PLAYER_STATUS_DOCS = extend_schema(
+    operation_id="giveaway_player_status",
+    summary="A participant's status: all tasks done, won, reward tag",
+    description="Read-only; sign `track_id=<track_id>`." + CODES_DESCRIPTION,
+    tags=_TAGS,
+    auth=[],
+    request=SignedTrackIdRequest,
+    responses={
+        200: _envelope_schema("PlayerStatusResponse", PlayerStatusData()),
+        **_error_responses(ResultCode.BAD_SIGNATURE, ResultCode.UNKNOWN_TRACK_ID),
+    },
 )
-class PrizeCallbackApi(GiveawayApiView):
-    async def answer(self, db: Database, request) -> dict:
-        params = self.validated(SignedTrackIdRequest)
-        return await services.prize_callback(db=db, track_id=params["track_id"], sign=params["sign"])
+
+
+PRIZE_CALLBACK_DOCS = extend_schema(
+    operation_id="giveaway_prize_callback",
+    summary="Report a winner's reward delivered",
+    description=(
+        "Records the first delivery time; repeats answer the same. Sign `track_id=<track_id>`." + CODES_DESCRIPTION
+    ),
+    tags=_TAGS,
+    auth=[],
+    request=SignedTrackIdRequest,
+    responses={
+        200: _envelope_schema("PrizeCallbackResponse", DeliveryData()),
+        **_error_responses(ResultCode.BAD_SIGNATURE, ResultCode.UNKNOWN_TRACK_ID, ResultCode.NOT_A_WINNER),
+    },
+)

@@ -1,14 +1,11 @@
 from django.urls import path
 
-from giveaways import api, views
+from giveaways import views
 
 app_name = "giveaways"
 
 urlpatterns = [
-    # The original platform's paths, so migrating hosts only change the base URL.
-    path("public/v1/giveaway/task/callback", api.TaskCallbackApi.as_view(), name="task-callback"),
-    path("public/v1/giveaway/player/status", api.PlayerStatusApi.as_view(), name="player-status"),
-    path("public/v1/giveaway/prize/callback", api.PrizeCallbackApi.as_view(), name="prize-callback"),
+    # The hosts' signed API (/public/v1/giveaway/…) is in the fast lane: rewardhub.urls.HOT_PATHS.
     path("g/<slug:slug>", views.giveaway_page, name="page"),
     path("g/<slug:slug>/join", views.join, name="join"),
     path("g/<slug:slug>/tasks/<int:task_id>", views.task_redirect, name="task"),

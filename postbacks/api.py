@@ -2,14 +2,13 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
-from rest_framework.views import APIView
 
 from catalog.selectors import is_valid_partner_secret
 from postbacks.models import MAX_LEVEL
 from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub import auth_throttle
-from rewardhub.db import DJANGO_DB, Database, run_now
+from rewardhub.db import Database
 from rewardhub.errors import ApiError, error_response, json_response, unauthorized
 from rewardhub.inputs import read_limited
 from rewardhub.schema import PARTNER_AUTH, error_responses
@@ -63,96 +62,89 @@ class PostbackDuplicateSchema(serializers.Serializer):
     message = serializers.CharField()
 
 
-class PartnerPostbackApi(APIView):
-    """The hottest path: `dispatch` serves it as a plain Django view, because DRF's request wrapping, content
-    negotiation and rendering add nothing here (the raw body is parsed by parse_partner_postback to answer
-    with the contract's codes). DRF only describes it for the schema."""
+# Served by the fast lane (rewardhub.urls.HOT_PATHS), without DRF: its request wrapping, content negotiation
+# and rendering add nothing here (the raw body is parsed by parse_partner_postback to answer with the contract's
+# codes, the secret is checked by record_partner_postback). DRF only describes it, for /api/schema/ (POSTBACK_DOCS).
+async def partner_postback(request, db: Database) -> HttpResponse:
+    """The hottest path: every method."""
+    if request.method != "POST":
+        response = error_response("method_not_allowed", f'Method "{request.method}" not allowed.', 405)
+        response["Allow"] = "POST"
+        return response
+    ip = auth_throttle.client_ip(request)
+    if retry_after := await auth_throttle.ais_blocked("partner", ip):
+        response = error_response("throttled", auth_throttle.THROTTLED_MESSAGE, 429)
+        response["Retry-After"] = str(retry_after)
+        return response
+    try:
+        return await _record(request, db)
+    except ApiError as error:
+        if error.status_code == status.HTTP_401_UNAUTHORIZED:
+            await auth_throttle.arecord_failure("partner", ip)
+        return error_response(error.error_code, str(error.detail), error.status_code)
 
-    def dispatch(self, request, *args, **kwargs):
-        return run_now(self.respond(request, DJANGO_DB))
 
-    async def respond(self, request, db: Database) -> HttpResponse:
-        """Every method, under either server (rewardhub.db)."""
-        if request.method != "POST":
-            response = error_response("method_not_allowed", f'Method "{request.method}" not allowed.', 405)
-            response["Allow"] = "POST"
-            return response
-        ip = auth_throttle.client_ip(request)
-        if retry_after := await auth_throttle.ais_blocked("partner", ip):
-            response = error_response("throttled", auth_throttle.THROTTLED_MESSAGE, 429)
-            response["Retry-After"] = str(retry_after)
-            return response
-        try:
-            return await self.record(request, db)
-        except ApiError as error:
-            if error.status_code == status.HTTP_401_UNAUTHORIZED:
-                await auth_throttle.arecord_failure("partner", ip)
-            return error_response(error.error_code, str(error.detail), error.status_code)
+async def _record(request, db: Database) -> HttpResponse:
+    secret = partner_secret(request)
+    try:
+        payload = parse_partner_postback(read_limited(request, request.META))
+    except ApiError:
+        # Authentication comes first: a stranger learns nothing about what a valid body looks like.
+        if not await db.orm(is_valid_partner_secret, secret):
+            raise unauthorized() from None
+        raise
+    outcome = await record_partner_postback(db=db, secret=secret, **vars(payload))
+    return json_response(postback_body(outcome))
 
-    async def record(self, request, db: Database) -> HttpResponse:
-        secret = partner_secret(request)
-        try:
-            payload = parse_partner_postback(read_limited(request, request.META))
-        except ApiError:
-            # Authentication comes first: a stranger learns nothing about what a valid body looks like.
-            if not await db.orm(is_valid_partner_secret, secret):
-                raise unauthorized() from None
-            raise
-        outcome = await record_partner_postback(db=db, secret=secret, **vars(payload))
-        return json_response(postback_body(outcome))
 
-    @extend_schema(
-        operation_id="partner_postback",
-        summary="Report a completed level",
-        description=(
-            "Records the level once per user, game and level; credits coins on every 5th level "
-            "(1-30: 25, 31-70: 15, 71-90: 10, 91-100: 5, 101-130: 2, 131+: 1). A repeat answers 200 "
-            "with `duplicate: true`. A user banned by an operator has the level recorded without coins "
-            f"(`awarded: false`, `coinDelta: 0`, `banned: true`). Bodies over {settings.API_MAX_BODY_BYTES} bytes "
-            "get 413."
+POSTBACK_DOCS = extend_schema(
+    operation_id="partner_postback",
+    summary="Report a completed level",
+    description=(
+        "Records the level once per user, game and level; credits coins on every 5th level "
+        "(1-30: 25, 31-70: 15, 71-90: 10, 91-100: 5, 101-130: 2, 131+: 1). A repeat answers 200 "
+        "with `duplicate: true`. A user banned by an operator has the level recorded without coins "
+        f"(`awarded: false`, `coinDelta: 0`, `banned: true`). Bodies over {settings.API_MAX_BODY_BYTES} bytes "
+        "get 413."
+    ),
+    tags=["Partner games"],
+    auth=PARTNER_AUTH,
+    # Explicit media type: with no parser classes drf-spectacular would publish no request body at all.
+    request={"application/json": PostbackRequestSchema},
+    responses={
+        200: OpenApiResponse(
+            PolymorphicProxySerializer(
+                component_name="PostbackResult",
+                serializers=[PostbackRecordedSchema, PostbackDuplicateSchema],
+                resource_type_field_name=None,
+            ),
+            description="Recorded (credited on a milestone), or a duplicate of an earlier postback.",
         ),
-        tags=["Partner games"],
-        auth=PARTNER_AUTH,
-        # Explicit media type: with no parser classes drf-spectacular would publish no request body at all.
-        request={"application/json": PostbackRequestSchema},
-        responses={
-            200: OpenApiResponse(
-                PolymorphicProxySerializer(
-                    component_name="PostbackResult",
-                    serializers=[PostbackRecordedSchema, PostbackDuplicateSchema],
-                    resource_type_field_name=None,
-                ),
-                description="Recorded (credited on a milestone), or a duplicate of an earlier postback.",
+        **error_responses(
+            (
+                400,
+                "invalid_json, unknown_field, missing_field, invalid_field, unknown_pid, unknown_gid, game_inactive",
             ),
-            **error_responses(
-                (
-                    400,
-                    "invalid_json, unknown_field, missing_field, invalid_field, unknown_pid, unknown_gid, "
-                    "game_inactive",
-                ),
-                (401, "unauthorized: missing or invalid API secret, or a secret for another pid"),
-                (404, "unknown_uid: no such user in this store app"),
-                (413, "payload_too_large"),
-                (429, "throttled: too many failed authentications from this IP; see Retry-After"),
-                (503, "service_unavailable: the database is unreachable; nothing was stored, retry"),
-            ),
-        },
-        examples=[
-            OpenApiExample(
-                "Level 10",
-                request_only=True,
-                value={
-                    "pid": "cashgiraffe",
-                    "uid": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-                    "gid": "my_game",
-                    "level_number": 10,
-                },
-            )
-        ],
-    )
-    def post(self, request):
-        """What the schema describes: `dispatch` serves every method through `respond`."""
-        return self.dispatch(request)
+            (401, "unauthorized: missing or invalid API secret, or a secret for another pid"),
+            (404, "unknown_uid: no such user in this store app"),
+            (413, "payload_too_large"),
+            (429, "throttled: too many failed authentications from this IP; see Retry-After"),
+            (503, "service_unavailable: the database is unreachable; nothing was stored, retry"),
+        ),
+    },
+    examples=[
+        OpenApiExample(
+            "Level 10",
+            request_only=True,
+            value={
+                "pid": "cashgiraffe",
+                "uid": "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+                "gid": "my_game",
+                "level_number": 10,
+            },
+        )
+    ],
+)
 
 
 def partner_secret(request) -> str:

@@ -7,8 +7,7 @@ cache, never in the database: a request from an IP that is not blocked costs one
 query. With several processes, CACHE_URL must point at a shared cache (Redis) for the limit to be shared.
 
 Two ways in, one set of counters:
-- `is_blocked` / `record_failure` use Django's cache: the reward app API in the WSGI threads, and the hot
-  paths under WSGI (run_now: a sync cache call never suspends them).
+- `is_blocked` / `record_failure` use Django's cache: the reward app API in the WSGI threads.
 - `ais_blocked` / `arecord_failure` are the hot paths' (rewardhub.hot_paths): on a worker's event loop they
   use one redis.asyncio client per worker (`open_worker_client`, at lifespan start-up), with a pool of
   CACHE_POOL_SIZE connections and the cache's socket timeout as a bound on each whole call. Django's cache
@@ -88,7 +87,7 @@ class _Outage:
 outage = _Outage()
 
 
-# --- Django's cache: the WSGI threads, and the hot paths under WSGI --------------------------------------
+# --- Django's cache: the WSGI threads, and the hot paths when it is per process --------------------------
 
 
 def is_blocked(scope: str, ip: str | None) -> int | None:
@@ -192,7 +191,7 @@ async def close_worker_client() -> None:
 
 
 def _on_worker_loop() -> _WorkerClient | None:
-    """The worker's client when called on its event loop; None under WSGI (a thread, no running loop)."""
+    """The worker's client when called on its event loop; None without one (the default cache is not Redis)."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -201,7 +200,7 @@ def _on_worker_loop() -> _WorkerClient | None:
 
 
 async def ais_blocked(scope: str, ip: str | None) -> int | None:
-    """is_blocked for the hot paths: never suspends without the worker's client (run_now relies on that)."""
+    """is_blocked for the hot paths; without the worker's client, Django's per-process cache, which never waits."""
     worker = _on_worker_loop()
     if worker is None:
         return is_blocked(scope, ip)
@@ -216,7 +215,7 @@ async def ais_blocked(scope: str, ip: str | None) -> int | None:
 
 
 async def arecord_failure(scope: str, ip: str | None) -> None:
-    """record_failure for the hot paths: never suspends without the worker's client (run_now relies on that)."""
+    """record_failure for the hot paths; without the worker's client, Django's per-process cache, as above."""
     worker = _on_worker_loop()
     if worker is None:
         return record_failure(scope, ip)

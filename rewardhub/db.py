@@ -1,68 +1,29 @@
-"""How the hot paths reach the database, written once for both of the ways they are served.
+"""How the fast lane (rewardhub.hot_paths) reaches the database.
 
-The partner postback, offer callback and giveaway task callback are coroutines that run their SQL through a
-`Database` passed in, never through Django's connection directly:
-- Under WSGI (runserver, Django's test client) `DJANGO_DB` runs each statement on Django's connection, so
-  tests' transactions behave as for any view. None of its methods ever waits, so `run_now` runs the coroutine
-  to its end without an event loop.
-- Under ASGI (gunicorn's uvicorn workers, production) `PooledDatabase` runs them on a pool of async psycopg
-  connections: one worker keeps many requests in flight while PostgreSQL works, without threads.
-The rare branches that use the ORM (refusals, bans) go through `Database.orm`: called directly under WSGI, in a
-worker thread under ASGI.
+The partner postback, offer callback and giveaway callbacks are coroutines that run their SQL through the
+`Database` passed in, a pool of async psycopg connections opened when a worker starts: one worker keeps many
+requests in flight while PostgreSQL works, without threads. Each statement commits on its own (autocommit), so
+these connections never see a test's open transaction: the tests that drive them commit their data
+(rewardhub.testing). The rare branches that use the ORM (refusals, bans) go through `Database.orm`, in a thread
+of their own.
 """
 
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from psycopg_pool import AsyncConnectionPool
-
-
-class DjangoDatabase:
-    """Django's default connection: whatever the settings name, in the caller's transaction if any."""
-
-    async def fetchone(self, sql: str | bytes, params) -> tuple | None:
-        return self._run(sql, params, "fetchone")
-
-    async def fetchall(self, sql: str | bytes, params) -> list[tuple]:
-        return self._run(sql, params, "fetchall")
-
-    async def execute(self, sql: str | bytes, params) -> None:
-        self._run(sql, params, None)
-
-    def _run(self, sql: str | bytes, params, fetch: str | None):
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute(sql, params)
-            return getattr(cursor, fetch)() if fetch else None
-
-    async def orm(self, function: Callable, *args, **kwargs):
-        return function(*args, **kwargs)
-
-
-DJANGO_DB = DjangoDatabase()
-
-
-def run_now(coroutine: Coroutine) -> Any:
-    """The result of a hot-path coroutine running on DJANGO_DB, which completes without ever suspending."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise RuntimeError("A hot path awaited something other than DJANGO_DB; it cannot run without an event loop.")
-
 
 ORM_THREADS = 2  # per worker, for the hot paths' rare ORM branches (a refused pid, a duplicate's key, a ban)
 
 
 class PooledDatabase:
-    """Autocommit connections from a psycopg pool: every hot-path statement is its own transaction, as it is on
-    Django's connection. A connection that broke is discarded by the pool when returned; the request that found
-    it broken gets a Django OperationalError (503, rewardhub.middleware) and the next gets a new connection."""
+    """Autocommit connections from a psycopg pool: every hot-path statement is its own transaction. A connection
+    that broke is discarded by the pool when returned; the request that found it broken gets a Django
+    OperationalError (503, rewardhub.middleware) and the next gets a new connection."""
 
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
@@ -98,7 +59,7 @@ class PooledDatabase:
         await self._run(sql, params, None)
 
     async def _run(self, sql: str | bytes, params, fetch: str | None):
-        # Raised as Django's classes, as on Django's own connection, so callers catch the same errors either way.
+        # Raised as Django's classes, as on Django's own connection, so callers catch the errors they know.
         with self.django_errors:
             async with self.pool.connection() as conn:
                 cursor = await conn.execute(sql, params)
@@ -109,7 +70,7 @@ class PooledDatabase:
         return await asyncio.get_running_loop().run_in_executor(self.orm_threads, call)
 
 
-Database = DjangoDatabase | PooledDatabase
+Database = PooledDatabase  # the name the services take it by
 
 
 def _with_connection_upkeep(function: Callable, *args, **kwargs):

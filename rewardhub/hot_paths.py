@@ -1,104 +1,93 @@
-"""The hot paths, served straight from the WSGI and ASGI entry points.
+"""The application gunicorn's workers serve (rewardhub.asgi), `make run` serves and the API tests drive.
 
-Partner postbacks, offer-network callbacks and giveaway task callbacks are nearly all of the traffic. Their
-views authenticate with their own secrets and signatures and use no session, user, CSRF token, message or
-login-attempt tracking, yet Django's handler ran that whole middleware stack, and URL resolution, on every
-request: most of each request's Python time besides the view's own (README, Performance). HotPaths (WSGI) and
-AsyncHotPaths (ASGI, production) call the views of the URLs named in settings.HOT_PATHS directly, each view's
-`respond` coroutine with the server's Database (rewardhub.db), and keep what matters for them from the
-handler: database connection upkeep, SecurityMiddleware and XFrameOptionsMiddleware (HTTPS redirect, security
-headers), the 503 for a lost database, and Django's exception responses and logging. Every other request goes
-to Django's handler unchanged.
+The fast lane: partner postbacks, offer-network callbacks, the giveaway hosts' signed API and /healthz are nearly
+all of the traffic. Their views authenticate with their own secrets and signatures and use no session, user, CSRF
+token, message or login-attempt tracking, yet Django's handler ran that whole middleware stack, URL resolution
+and DRF's request wrapping and content negotiation on every request: most of each request's Python time besides
+the view's own (README, Performance). So the routes of one explicit table (rewardhub.urls.HOT_PATHS) are served
+here, before Django's handler: each view is a coroutine `view(request, db, **kwargs)` run on the worker's event
+loop with a pool of async PostgreSQL connections (rewardhub.db), keeping what matters for them from the handler:
+SecurityMiddleware and XFrameOptionsMiddleware (HTTPS redirect, security headers), the 503 for a lost database,
+and Django's exception responses and logging. Every other request (the reward app's DRF API, the admin, the
+giveaway pages, the schema) goes to Django's handler unchanged.
 """
 
 import asyncio
 import io
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from http import HTTPStatus
 
 from a2wsgi import WSGIMiddleware
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.exception import response_for_exception
-from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_path_info
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import Http404, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
-from django.urls import URLPattern, URLResolver, get_resolver, path
+from django.urls import URLPattern, path
+from django.urls.resolvers import RoutePattern
 from django.utils.log import log_response
 
 from rewardhub import auth_throttle
-from rewardhub.db import PooledDatabase
+from rewardhub.db import PooledDatabase, close_thread_connections
 from rewardhub.middleware import database_unavailable
 
-
-class _HotPaths:
-    def __init__(self, handler: WSGIHandler):
-        self.handler = handler
-        self.routes = hot_routes(get_resolver(), set(settings.HOT_PATHS))
-        self.security = SecurityMiddleware(self.handler.get_response)
-        self.frame_options = XFrameOptionsMiddleware(self.handler.get_response)
-
-    def finish(self, request, response) -> list[tuple[str, str]]:
-        """The response's headers once the security middleware has seen it, with Django's logging of errors."""
-        response = self.frame_options.process_response(request, self.security.process_response(request, response))
-        if response.status_code >= 400:
-            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
-        if not response.has_header("Content-Length"):  # keep-alive clients need it (CommonMiddleware's job elsewhere)
-            response["Content-Length"] = str(len(response.content))
-        return [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())]
+HotView = Callable[..., Awaitable[HttpResponse]]  # view(request, db, **the route's arguments)
 
 
-class HotPaths(_HotPaths):
-    """WSGI: the hot paths' views on Django's connection (rewardhub.db.DJANGO_DB)."""
+@dataclass(frozen=True)
+class HotPath:
+    """One route of the fast lane: a Django path (converters included), the view coroutine that serves every
+    method on it, its URL name for reverse() and {% url %}, and what /api/schema/ says of each documented method
+    (`docs`: {"post": extend_schema(...)}, see rewardhub.schema.document_hot_paths)."""
 
-    def __call__(self, environ, start_response):
-        path_info = get_path_info(environ)
-        for route in self.routes:
-            if match := route.pattern.match(path_info.removeprefix("/")):
-                return self.serve(route.callback, match[2], environ, start_response)
-        return self.handler(environ, start_response)
+    route: str
+    view: HotView
+    name: str
+    docs: dict[str, Callable] = field(default_factory=dict)
 
-    def serve(self, view, kwargs: dict, environ, start_response):
-        """What WSGIHandler.__call__ and BaseHandler.get_response do, minus the middleware and URL resolution."""
-        # The one receiver of request_started/finished these views need (the others reset DEBUG's query log,
-        # the URLconf and caches they never change), for the one database they use, without the signal dispatch.
-        database = connections[DEFAULT_DB_ALIAS]
-        connection_upkeep(database)
-        request = WSGIRequest(environ)
-        try:
-            response = self.security.process_request(request) or view(request, **kwargs)
-        except Exception as exc:  # answered as Django's handler answers a view's exception
-            response = database_unavailable(exc) or response_for_exception(request, exc)
-        headers = self.finish(request, response)
-        request.close()
-        connection_upkeep(database)
-        start_response(f"{response.status_code} {response.reason_phrase}", headers)
-        return [response.content]
+    @cached_property
+    def pattern(self) -> RoutePattern:
+        return RoutePattern(self.route, is_endpoint=True)
+
+    def reversible(self) -> URLPattern:
+        """This route in Django's URLconf for reverse() only: Django's handler never receives its requests."""
+        return path(self.route, served_by_the_fast_lane, name=self.name)
 
 
-class AsyncHotPaths(_HotPaths):
-    """ASGI: the hot paths' coroutines on a pool of async connections (rewardhub.db.PooledDatabase), opened when
-    the worker starts. Every other request goes to Django's WSGI handler in a pool of DJANGO_THREADS threads
+def served_by_the_fast_lane(request, **kwargs):
+    """Unreachable under rewardhub.asgi.application, which answers these paths before Django's handler."""
+    raise Http404("Served by the fast lane only (rewardhub.hot_paths).")
+
+
+class Application:
+    """ASGI: the fast lane's coroutines on a pool of async connections (rewardhub.db.PooledDatabase), opened at
+    lifespan start-up. Every other request goes to Django's WSGI handler in a pool of DJANGO_THREADS threads
     (a2wsgi) once its body has arrived (BodyFirst), each thread with its persistent connection: Django's own
     ASGI handler runs a request's sync code (our views, DRF, the admin, most middleware) in a thread of its own,
-    with a new database connection each time, and served GET /api/app/me at a fifth of this. Under a server that
-    sends no lifespan events there is no pool and the WSGI handler serves the hot paths too. Start-up also opens
-    the worker's Redis client for the failed-authentication throttle (rewardhub.auth_throttle)."""
+    with a new database connection each time, and served GET /api/app/me at a fifth of this. Start-up also opens
+    the worker's Redis client for the failed-authentication throttle (rewardhub.auth_throttle); shutdown closes
+    the pool and every thread's Django connection."""
 
-    def __init__(self, handler: WSGIHandler):
-        super().__init__(handler)
-        self.django = BodyFirst(WSGIMiddleware(handler, workers=settings.DJANGO_THREADS), settings.HTTP_MAX_BODY_BYTES)
+    def __init__(self, handler: WSGIHandler, routes: list[HotPath]):
+        self.routes = routes
+        self.security = SecurityMiddleware(handler.get_response)
+        self.frame_options = XFrameOptionsMiddleware(handler.get_response)
+        self.threads = WSGIMiddleware(handler, workers=settings.DJANGO_THREADS)
+        self.django = BodyFirst(self.threads, settings.HTTP_MAX_BODY_BYTES)
         self.database: PooledDatabase | None = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             return await self.lifespan(receive, send)
-        if scope["type"] == "http" and self.database is not None:
+        if scope["type"] == "http":
             path_info = scope["path"].removeprefix(scope.get("root_path", ""))
             for route in self.routes:
                 if match := route.pattern.match(path_info.removeprefix("/")):
-                    return await self.serve(route.callback, match[2], scope, receive, send)
+                    return await self.serve(route.view, match[2], scope, receive, send)
         return await self.django(without_underscore_headers(scope), receive, send)
 
     async def lifespan(self, receive, send) -> None:
@@ -109,9 +98,10 @@ class AsyncHotPaths(_HotPaths):
         if self.database is not None:
             await self.database.close()
         await auth_throttle.close_worker_client()
+        await asyncio.to_thread(close_thread_connections, self.threads.executor, settings.DJANGO_THREADS)
         await send({"type": "lifespan.shutdown.complete"})
 
-    async def serve(self, view, kwargs: dict, scope, receive, send) -> None:
+    async def serve(self, view: HotView, kwargs: dict, scope, receive, send) -> None:
         if (body := await read_body(receive, send, settings.API_MAX_BODY_BYTES + 1)) is None:
             return
         # As a WSGI environ holds it (latin-1), for the views' get_str_from_wsgi: bytes that are not UTF-8 then
@@ -119,14 +109,26 @@ class AsyncHotPaths(_HotPaths):
         scope = {**scope, "query_string": scope.get("query_string", b"").decode("latin-1")}
         request = ASGIRequest(scope, io.BytesIO(body))
         try:
-            response = self.security.process_request(request) or await view.view_class(**view.view_initkwargs).respond(
-                request, self.database, **kwargs
-            )
+            response = self.security.process_request(request) or await view(request, self.pool(), **kwargs)
         except Exception as exc:  # answered as Django's handler answers a view's exception
             response = database_unavailable(exc) or response_for_exception(request, exc)
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.finish(request, response)]
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": response.content})
+
+    def pool(self) -> PooledDatabase:
+        if self.database is None:
+            raise RuntimeError("The fast lane needs its pool: serve rewardhub.asgi.application with lifespan on.")
+        return self.database
+
+    def finish(self, request, response) -> list[tuple[str, str]]:
+        """The response's headers once the security middleware has seen it, with Django's logging of errors."""
+        response = self.frame_options.process_response(request, self.security.process_response(request, response))
+        if response.status_code >= 400:
+            log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+        if not response.has_header("Content-Length"):  # keep-alive clients need it (CommonMiddleware's job elsewhere)
+            response["Content-Length"] = str(len(response.content))
+        return [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())]
 
 
 def without_underscore_headers(scope: dict) -> dict:
@@ -212,26 +214,3 @@ async def read_body(receive, send, limit: int) -> bytes | None:
         await refuse(send, HTTPStatus.REQUEST_TIMEOUT)
         return None
     return b"".join(chunks)
-
-
-def connection_upkeep(database) -> None:
-    """close_old_connections for the database these views use: drop a connection that broke or outlived
-    CONN_MAX_AGE. A request never starts inside a transaction, except in a test whose transaction holds the
-    connection (Django's test client skips the upkeep then too)."""
-    if not database.in_atomic_block:
-        database.close_if_unusable_or_obsolete()
-
-
-def hot_routes(resolver: URLResolver, names: set[str], prefix: str = "", namespace: str = "") -> list[URLPattern]:
-    """The URL patterns named in `names` ("name" or "namespace:name"), each with its full route from the root."""
-    routes = []
-    for pattern in resolver.url_patterns:
-        if isinstance(pattern, URLResolver):
-            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
-            routes += hot_routes(pattern, names, prefix + str(pattern.pattern), inner)
-        elif pattern.name and f"{namespace}{pattern.name}" in names:
-            names.discard(f"{namespace}{pattern.name}")
-            routes.append(path(prefix + str(pattern.pattern), pattern.callback, name=pattern.name))
-    if not prefix and names:
-        raise ImproperlyConfigured(f"HOT_PATHS names no URL pattern: {', '.join(sorted(names))}")
-    return routes

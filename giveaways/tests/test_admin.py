@@ -12,8 +12,9 @@ from django.utils import timezone
 from giveaways import fairness
 from giveaways.models import Draw, Giveaway, GiveawayProject, Participant
 from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory
+from rewardhub.testing import Client as ApiClient
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -126,7 +127,7 @@ def start_check(staff, task):
 
 def callback(track_id, sign, event="sign_up"):
     body = {"track_id": track_id, "event": event, "sign": sign}
-    return Client().post("/public/v1/giveaway/task/callback", data=json.dumps(body), content_type="application/json")
+    return ApiClient().post("/public/v1/giveaway/task/callback", data=json.dumps(body), content_type="application/json")
 
 
 def test_check_callback_creates_a_test_participant_and_shows_the_link(staff, task):

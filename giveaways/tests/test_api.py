@@ -3,7 +3,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from giveaways.codes import ERROR_CODES
@@ -17,8 +16,9 @@ from giveaways.tests.factories import (
     ParticipantFactory,
     complete_all_tasks,
 )
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # The API key printed in seed 001; track_id from seed 000.
 API_KEY = "3lhpTSAJd6XDgBe4XWcozob4iMmYUlkPc9c4fwnoydGk4Bh5lSA3qrSiqgXeJcX7"

@@ -4,7 +4,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from giveaways.models import Draw, DrawWinner, Giveaway, GiveawayTask, Participant, TaskProgress
@@ -16,7 +15,7 @@ from giveaways.tests.factories import (
     ParticipantFactory,
     complete_all_tasks,
 )
-from rewardhub.testing import run_concurrently
+from rewardhub.testing import Client, run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

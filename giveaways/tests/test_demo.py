@@ -7,7 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-pytestmark = pytest.mark.django_db
+from rewardhub.testing import Client as ApiClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def seed() -> dict:
@@ -31,7 +33,7 @@ def test_seed_demo_key_and_track_id_work_with_the_api():
     sign = hmac.new(demo["api_key"].encode(), data.encode(), hashlib.sha256).hexdigest()
     body = {"track_id": demo["track_id"], "event": demo["custom_event"], "value": 3, "sign": sign}
 
-    response = Client().post("/public/v1/giveaway/task/callback", json.dumps(body), content_type="application/json")
+    response = ApiClient().post("/public/v1/giveaway/task/callback", json.dumps(body), content_type="application/json")
 
     assert response.json()["data"]["task_completed"] is True
 

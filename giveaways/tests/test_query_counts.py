@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from django.test import Client
 
 from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory, ParticipantFactory
+from rewardhub.testing import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,13 +27,13 @@ def callback():
     return Client().post("/public/v1/giveaway/task/callback", json.dumps(body), content_type="application/json")
 
 
-def test_first_completion_query_count(participant, django_assert_num_queries):
-    with django_assert_num_queries(2):
+def test_first_completion_query_count(participant, assert_num_statements):
+    with assert_num_statements(2):
         assert callback().json()["data"]["task_completed"] is True
 
 
-def test_known_participants_next_callback_query_count(participant, django_assert_num_queries):
+def test_known_participants_next_callback_query_count(participant, assert_num_statements):
     """A participant this process verified: one statement on PostgreSQL (services._RECORD_KNOWN_SQL)."""
     callback()
-    with django_assert_num_queries(1):
+    with assert_num_statements(1):
         assert callback().json()["data"]["task_completed"] is True

@@ -5,8 +5,9 @@ from django.test import Client
 from ledger.models import AppToken
 from ledger.services import issue_app_token
 from ledger.tests.factories import RewardUserFactory
+from rewardhub.testing import Client as ApiClient
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def test_operator_revokes_a_token_and_the_app_gets_401(admin_client):
     assert "Revoked 1 app token(s)." in response.content.decode()
     token.refresh_from_db()
     assert token.revoked_at is not None and token.revoked_by == admin
-    assert Client().get("/api/app/me", headers={"Authorization": f"Bearer {plain}"}).status_code == 401
+    assert ApiClient().get("/api/app/me", headers={"Authorization": f"Bearer {plain}"}).status_code == 401
 
 
 def test_revoking_again_changes_nothing(admin_client):

@@ -1,15 +1,14 @@
 """The reward app's side of seed 004: list the postbacks it has not applied, then acknowledge them."""
 
 import pytest
-from django.test import Client
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from ledger.services import issue_app_token
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import UserPostback
-from rewardhub.testing import run_concurrently
+from rewardhub.testing import Client, run_concurrently
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

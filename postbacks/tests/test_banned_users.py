@@ -4,15 +4,15 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from ledger.models import LedgerEntry
 from ledger.services import set_ban
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import UserPostback
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_postbacks_for_users_not_banned_do_not_mention_bans(secret):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_banned_user_postback_costs_no_extra_query(banned_user, secret, django_assert_num_queries):
+def test_banned_user_postback_costs_no_extra_query(banned_user, secret, assert_num_statements):
     post(banned_user, 1, secret)  # the secret's last-use write happens at most once a minute
-    with django_assert_num_queries(1):  # the statement reads the ban
+    with assert_num_statements(1):  # the statement reads the ban
         post(banned_user, 5, secret)

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.models import LedgerEntry, RewardUser
@@ -14,8 +13,9 @@ from postbacks.tests.offer_factories import (
     bitlabs_path,
     integration,
 )
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 SLUG = "bl-test-slug"
 
 

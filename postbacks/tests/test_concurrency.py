@@ -1,11 +1,10 @@
 import pytest
-from django.test import Client
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from ledger.models import LedgerEntry
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import UserPostback
-from rewardhub.testing import run_concurrently
+from rewardhub.testing import Client, run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

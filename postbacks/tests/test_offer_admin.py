@@ -13,8 +13,9 @@ from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
 from rewardhub.management.commands.seed_demo import seed_demo
+from rewardhub.testing import Client as ApiClient
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -45,8 +46,8 @@ def user(app):
 
 
 def reverse_a_credit(tx, reward="100"):
-    Client().get(wannads_path("wn-admin", transaction_id=tx, reward=reward))
-    Client().get(wannads_path("wn-admin", transaction_id=tx, reward=reward, status="rejected"))
+    ApiClient().get(wannads_path("wn-admin", transaction_id=tx, reward=reward))
+    ApiClient().get(wannads_path("wn-admin", transaction_id=tx, reward=reward, status="rejected"))
     return OfferConversion.objects.get(transaction_id=tx, state="rejected")
 
 
@@ -121,8 +122,8 @@ def test_an_invalid_allowlist_is_refused_in_the_admin(admin_client, app):
 
 
 def test_delivery_log_can_be_searched_by_transaction_id(admin_client, wannads, user):
-    Client().get(wannads_path("wn-admin", transaction_id="wn-findme"))
-    Client().get(wannads_path("wn-admin", transaction_id="wn-other"))
+    ApiClient().get(wannads_path("wn-admin", transaction_id="wn-findme"))
+    ApiClient().get(wannads_path("wn-admin", transaction_id="wn-other"))
 
     page = admin_client.get(reverse("admin:postbacks_offerdelivery_changelist"), {"q": "wn-findme"}).content.decode()
 
@@ -131,8 +132,8 @@ def test_delivery_log_can_be_searched_by_transaction_id(admin_client, wannads, u
 
 
 def test_delivery_log_can_be_filtered_by_verdict(admin_client, wannads, user):
-    Client().get(wannads_path("wn-admin", transaction_id="wn-good"))
-    Client().get(wannads_path("wn-admin", transaction_id="wn-bad").replace("signature=", "signature=0"))
+    ApiClient().get(wannads_path("wn-admin", transaction_id="wn-good"))
+    ApiClient().get(wannads_path("wn-admin", transaction_id="wn-bad").replace("signature=", "signature=0"))
 
     page = admin_client.get(reverse("admin:postbacks_offerdelivery_changelist"), {"verdict": "bad_signature"})
 
@@ -151,7 +152,7 @@ def test_review_queue_filters_users_left_with_a_negative_balance(admin_client, w
     reverse_a_credit("wn-1")
     RewardUser.objects.filter(pk=user.pk).update(coins=-30)
     other = RewardUserFactory(store_app=user.store_app)
-    Client().get(wannads_path("wn-admin", user_id=other.id, transaction_id="wn-2", status="rejected"))
+    ApiClient().get(wannads_path("wn-admin", user_id=other.id, transaction_id="wn-2", status="rejected"))
 
     changelist = admin_client.get(
         reverse("admin:postbacks_offerreversal_changelist"), {"user_balance": "negative"}
@@ -226,7 +227,7 @@ def test_seed_demo_adds_working_offerwall_integrations():
     signature = hashlib.md5(f"{user_id}demo-15{secret}".encode(), usedforsecurity=False).hexdigest()
     query = f"user_id={user_id}&transaction_id=demo-1&reward=5&status=credited&signature={signature}"
 
-    response = Client().get(f"{demo['wannads']['callback_path']}?{query}")
+    response = ApiClient().get(f"{demo['wannads']['callback_path']}?{query}")
 
     assert response.content == b"OK"
     assert RewardUser.objects.get(pk=user_id).coins == 5
@@ -268,8 +269,8 @@ def test_delivery_page_lists_the_ledger_entries_it_produced(admin_client, wannad
 
 
 def test_refused_delivery_page_lists_no_ledger_entries(admin_client, wannads, user):
-    Client().get(wannads_path("wn-admin", transaction_id="wn-1"))  # credited: its entry belongs to that delivery
-    Client().get(wannads_path("wn-admin", transaction_id="wn-2").replace("signature=", "signature=0"))
+    ApiClient().get(wannads_path("wn-admin", transaction_id="wn-1"))  # credited: its entry belongs to that delivery
+    ApiClient().get(wannads_path("wn-admin", transaction_id="wn-2").replace("signature=", "signature=0"))
     credited, refused = (OfferDelivery.objects.get(verdict=verdict) for verdict in ("accepted", "bad_signature"))
 
     pages = [

@@ -3,7 +3,6 @@ reversals still take back what the offer gave before the ban."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.models import LedgerEntry
@@ -18,8 +17,9 @@ from postbacks.tests.offer_factories import (
     integration,
     wannads_path,
 )
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

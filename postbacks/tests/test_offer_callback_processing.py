@@ -5,7 +5,6 @@ failed one too."""
 import dataclasses
 
 import pytest
-from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.services import set_ban
@@ -21,8 +20,9 @@ from postbacks.tests.offer_factories import (
     integration,
     wannads_path,
 )
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_a_delivery_that_fails_while_processing_is_still_logged(app, user, monke
 
     monkeypatch.setattr(offers, "_decide", broken)
 
-    response = Client(raise_request_exception=False).get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
+    response = Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
 
     assert response.status_code == 500
     delivery = OfferDelivery.objects.get()

@@ -2,7 +2,6 @@
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.models import LedgerEntry
@@ -16,7 +15,7 @@ from postbacks.tests.offer_factories import (
     integration,
     wannads_path,
 )
-from rewardhub.testing import run_concurrently
+from rewardhub.testing import Client, run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROUNDS = 5

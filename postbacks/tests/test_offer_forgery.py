@@ -6,7 +6,6 @@ import importlib
 
 import pytest
 from django.apps import apps
-from django.test import Client
 from django.urls import reverse
 
 from catalog.tests.factories import StoreAppFactory
@@ -15,7 +14,7 @@ from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion, OfferDelivery, OfferSignature
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
 from rewardhub import auth_throttle
-from rewardhub.testing import run_concurrently
+from rewardhub.testing import Client, run_concurrently
 from rewardhub.tests.test_asgi import serve
 
 pytestmark = pytest.mark.django_db(transaction=True)

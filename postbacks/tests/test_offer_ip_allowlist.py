@@ -2,13 +2,13 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferDelivery
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
 from rewardhub.ip_allowlist import client_ip, ip_allowed, validate_allowlist
+from rewardhub.testing import Client
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_client_ip_trusts_only_the_configured_proxy_hops(remote, forwarded, hops
 
 
 @pytest.fixture
-def wannads(db):
+def wannads(transactional_db):
     app = StoreAppFactory(pid="cashgiraffe")
     RewardUserFactory(id=USER_ID, store_app=app)
     return integration(app, "wannads", "wn-ip", WANNADS_SECRET, ip_allowlist="203.0.113.0/28")

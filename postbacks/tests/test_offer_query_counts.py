@@ -3,7 +3,6 @@ Each test first sends one callback to the integration: a process learns each cal
 
 import pytest
 from django.db import connection
-from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.tests.factories import RewardUserFactory
@@ -16,6 +15,7 @@ from postbacks.tests.offer_factories import (
     integration,
     wannads_path,
 )
+from rewardhub.testing import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,41 +52,41 @@ def wannads(app):
 CREDIT_QUERIES = 1
 
 
-def test_bitlabs_completed_credit_query_count(bitlabs, user, django_assert_num_queries):
-    with django_assert_num_queries(CREDIT_QUERIES):
+def test_bitlabs_completed_credit_query_count(bitlabs, user, assert_num_statements):
+    with assert_num_statements(CREDIT_QUERIES):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
 
 
-def test_later_event_of_an_offer_query_count(bitlabs, user, django_assert_num_queries):
+def test_later_event_of_an_offer_query_count(bitlabs, user, assert_num_statements):
     Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED"))
     # The first-event statement finds the offer's chain started and writes nothing; read; write.
-    with django_assert_num_queries(3):
+    with assert_num_statements(3):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="RECONCILED")).status_code == 200
 
 
-def test_bitlabs_duplicate_query_count(bitlabs, user, django_assert_num_queries):
+def test_bitlabs_duplicate_query_count(bitlabs, user, assert_num_statements):
     path = bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")
     Client().get(path)
     # The first-event statement finds the key taken and writes nothing; read; log the delivery.
-    with django_assert_num_queries(3):
+    with assert_num_statements(3):
         assert Client().get(path).json()["result"] == "duplicate"
 
 
-def test_refused_callback_query_count(bitlabs, user, django_assert_num_queries):
+def test_refused_callback_query_count(bitlabs, user, assert_num_statements):
     path = bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED").rsplit("=", 1)[0] + "=" + "0" * 40
-    with django_assert_num_queries(2):  # read; log the delivery
+    with assert_num_statements(2):  # read; log the delivery
         assert Client().get(path).status_code == 403
 
 
-def test_wannads_credit_query_count(wannads, user, django_assert_num_queries):
-    with django_assert_num_queries(CREDIT_QUERIES):
+def test_wannads_credit_query_count(wannads, user, assert_num_statements):
+    with assert_num_statements(CREDIT_QUERIES):
         assert Client().get(wannads_path("wn")).content == b"OK"
 
 
-def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, django_assert_num_queries):
+def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, assert_num_statements):
     integration(app, "bitlabs", "bl", BITLABS_SECRET)
     # It reads the integration, then the user and offer the way its network names them, then writes.
-    with django_assert_num_queries(3):
+    with assert_num_statements(3):
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
 
 

@@ -3,7 +3,6 @@ import uuid
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.test import Client
 
 from catalog.models import PartnerSecret
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
@@ -11,8 +10,9 @@ from ledger.models import LedgerEntry
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import UserPostback
 from postbacks.services import milestone_coins
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -306,22 +306,22 @@ def test_wrong_method_is_405_json(secret):
 
 # transaction=True so the count is what production sends, BEGIN and COMMIT included.
 @pytest.mark.django_db(transaction=True)
-def test_milestone_postback_query_count(user, game, secret, django_assert_num_queries):
-    with django_assert_num_queries(1):
+def test_milestone_postback_query_count(user, game, secret, assert_num_statements):
+    with assert_num_statements(1):
         post(body_for(user, 5), secret)  # the first use of the secret also stamps its last use
 
 
 @pytest.mark.django_db(transaction=True)
-def test_repeat_milestone_postback_query_count(user, game, secret, django_assert_num_queries):
+def test_repeat_milestone_postback_query_count(user, game, secret, assert_num_statements):
     post(body_for(user, 1), secret)  # the secret's last-use write happens at most once a minute
-    with django_assert_num_queries(1):
+    with assert_num_statements(1):
         post(body_for(user, 5), secret)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_non_milestone_postback_query_count(user, game, secret, django_assert_num_queries):
+def test_non_milestone_postback_query_count(user, game, secret, assert_num_statements):
     post(body_for(user, 1), secret)
-    with django_assert_num_queries(1):
+    with assert_num_statements(1):
         post(body_for(user, 2), secret)
 
 

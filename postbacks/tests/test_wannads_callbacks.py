@@ -1,13 +1,13 @@
 import pytest
-from django.test import Client
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.models import LedgerEntry
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion, OfferDelivery, OfferReversal
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 SLUG = "wn-test-slug"
 
 

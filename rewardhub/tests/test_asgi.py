@@ -1,16 +1,19 @@
-"""rewardhub.asgi.application, as production's uvicorn workers run it: the hot paths on a pool of async
-PostgreSQL connections opened at lifespan start-up, everything else through Django's WSGI handler. The pool's
-connections do not see a test's transaction, so these tests commit their data (transaction=True)."""
+"""rewardhub.asgi.application, as production's uvicorn workers run it: the fast lane on a pool of async
+PostgreSQL connections opened at lifespan start-up, everything else through Django's WSGI handler, with the
+security headers, and a lost database or a crash answered as Django would answer it. The pool's connections do
+not see a test's transaction, so these tests commit their data (transaction=True). Most go through
+rewardhub.testing.Client; those that need a scope no client sends, or an application of their own, call it
+here directly."""
 
 import asyncio
 import json
+import logging
 from contextlib import asynccontextmanager
 
 import pytest
 from a2wsgi import WSGIMiddleware
-from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.db import connections
+from django.db import OperationalError, transaction
+from django.urls import reverse
 from psycopg_pool import AsyncConnectionPool
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
@@ -22,8 +25,11 @@ from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferDelivery
 from postbacks.tests.offer_factories import BASE_URL, BITLABS_SECRET, bitlabs_offer, integration
 from rewardhub import asgi
-from rewardhub.db import PooledDatabase, close_thread_connections, run_now
-from rewardhub.hot_paths import AsyncHotPaths, BodyFirst
+from rewardhub.db import PooledDatabase
+from rewardhub.hot_paths import Application
+from rewardhub.testing import Client
+from rewardhub.testing import serving as serving_for_client
+from rewardhub.urls import HOT_PATHS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +47,7 @@ class Answer:
 @asynccontextmanager
 async def serving(database: PooledDatabase | None = None):
     """The production ASGI application between lifespan start-up and shutdown, as a worker runs it."""
-    app = AsyncHotPaths(asgi.django_application)
+    app = Application(asgi.django_application, HOT_PATHS)
     inbox, outbox = asyncio.Queue(), asyncio.Queue()
     lifespan = asyncio.create_task(app({"type": "lifespan"}, inbox.get, outbox.put))
     await inbox.put({"type": "lifespan.startup"})
@@ -55,10 +61,6 @@ async def serving(database: PooledDatabase | None = None):
         await inbox.put({"type": "lifespan.shutdown"})
         assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
         await lifespan
-        # Every thread's Django connection closed, so the test database can be dropped.
-        await sync_to_async(connections.close_all)()
-        if isinstance(app.django, BodyFirst):
-            await asyncio.to_thread(close_thread_connections, app.django.app.executor, settings.DJANGO_THREADS)
 
 
 async def call(app, method: str, path: str, *, body: bytes = b"", headers: dict | None = None) -> Answer:
@@ -218,11 +220,6 @@ def test_other_paths_go_through_djangos_full_stack():
     assert "csrftoken" in answer.headers.get("set-cookie", "")
 
 
-def test_run_now_refuses_a_coroutine_that_would_wait():
-    with pytest.raises(RuntimeError, match="event loop"):
-        run_now(asyncio.sleep(0))
-
-
 def test_a_header_named_with_underscores_cannot_pose_as_another_for_django():
     seen = {}
 
@@ -253,3 +250,69 @@ def test_healthz_answers_for_the_pool_that_serves_the_hot_paths():
     up, down = asyncio.run(scenario())
     assert (up.status_code, up.json()) == (200, {"ok": True})
     assert down.status_code == 503
+
+
+def client_postback(partner, level=5):
+    body = {"pid": "cashgiraffe", "uid": str(partner["user"].id), "gid": "my_game", "level_number": level}
+    return Client().post(
+        "/api/postback",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {partner['secret']}"},
+    )
+
+
+def test_fast_lane_answers_carry_every_security_header(partner):
+    answer = client_postback(partner)
+    assert answer["X-Content-Type-Options"] == "nosniff"
+    assert answer["X-Frame-Options"] == "DENY"
+    assert answer["Referrer-Policy"] == "same-origin"
+
+
+def test_a_wrong_method_on_the_fast_lane_gets_405():
+    answer = Client().get("/api/postback")
+    assert (answer.status_code, answer["Allow"]) == (405, "POST")
+    assert answer.json()["error"] == "method_not_allowed"
+
+
+def test_a_lost_database_on_the_fast_lane_answers_503(partner, monkeypatch):
+    async def unreachable(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("postbacks.api.record_partner_postback", unreachable)
+    answer = client_postback(partner)
+    assert (answer.status_code, answer["Retry-After"]) == (503, "1")
+    assert answer.json()["error"] == "service_unavailable"
+
+
+def test_a_crash_on_the_fast_lane_is_logged_and_answered_500(partner, monkeypatch, caplog):
+    async def broken(**kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("postbacks.api.record_partner_postback", broken)
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        answer = client_postback(partner)
+    assert answer.status_code == 500
+    assert any(record.exc_info and record.exc_info[0] is RuntimeError for record in caplog.records)
+
+
+def test_an_https_only_deployment_redirects_plain_http_on_the_fast_lane_too(settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["rewardhub.example.com"]
+    # SecurityMiddleware reads its settings when built: an application of its own, built with them.
+    with serving_for_client(Application(asgi.django_application, HOT_PATHS)):
+        answer = Client().post(
+            "/api/postback", b"{}", content_type="application/json", HTTP_HOST="rewardhub.example.com"
+        )
+    assert answer.status_code == 301
+    assert answer["Location"] == "https://rewardhub.example.com/api/postback"
+
+
+def test_fast_lane_routes_keep_their_url_names_for_links():
+    assert reverse("offer-callback", args=["bl"]) == "/api/callbacks/bl"
+    assert reverse("giveaway-task-callback") == "/public/v1/giveaway/task/callback"
+
+
+def test_the_client_refuses_a_test_whose_transaction_the_application_cannot_see():
+    with transaction.atomic(), pytest.raises(RuntimeError, match="transaction=True"):
+        Client().get("/healthz")

@@ -9,7 +9,6 @@ from unittest import mock
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
@@ -18,9 +17,10 @@ from ledger.services import issue_app_token
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferDelivery
 from postbacks.tests.offer_factories import BITLABS_SECRET, USER_ID, WANNADS_SECRET, integration, wannads_path
+from rewardhub.testing import Client
 from rewardhub.tests.test_deploy_settings import run
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 LIMIT = 3
 WINDOW = 60

@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from giveaways.models import CallbackAttempt, TaskProgress
@@ -21,8 +20,9 @@ from ledger.models import AppToken, LedgerEntry, RewardUser
 from ledger.services import register_app_user
 from postbacks.models import OfferConversion, OfferDelivery, UserPostback
 from postbacks.tests.offer_factories import BASE_URL, BITLABS_SECRET, WANNADS_SECRET, bitlabs_path, integration
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 LIMIT = settings.API_MAX_BODY_BYTES
 API_KEY = "k" * 64

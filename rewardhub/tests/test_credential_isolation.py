@@ -11,7 +11,6 @@ import hmac
 from urllib.parse import urlencode
 
 import pytest
-from django.test import Client
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from giveaways.models import TaskProgress
@@ -26,8 +25,9 @@ from ledger.services import issue_app_token
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion, UserPostback
 from postbacks.tests.offer_factories import integration
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BASE_URL = "https://rewards.example.com"
 

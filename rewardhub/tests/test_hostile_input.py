@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
-from django.test import Client
+from django.test import Client as DjangoClient
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from giveaways.models import CallbackAttempt, TaskProgress
@@ -200,7 +200,7 @@ def test_giveaway_page_with_nul_track_id_is_400(participant, page):
 
 
 def session_cookie(user) -> dict:
-    client = Client()
+    client = DjangoClient()
     client.force_login(user)
     return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"}
 
@@ -227,7 +227,7 @@ def test_admin_sends_a_stranger_with_nul_to_the_login_page_first():
 
 
 def test_admin_action_on_a_selected_id_with_nul_is_400(admin_user, app_token):
-    client = Client()
+    client = DjangoClient()
     client.force_login(admin_user)
     response = client.post("/admin/ledger/apptoken/", {"action": "revoke", "_selected_action": [NUL]})
     assert response.status_code == 400

@@ -5,11 +5,12 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError
 from django.http import HttpRequest
-from django.test import Client
+from django.test import Client as DjangoClient
 
 from ledger.models import RewardUser
+from rewardhub.testing import Client
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_healthz_answers_ok_when_the_database_answers():
@@ -18,7 +19,7 @@ def test_healthz_answers_ok_when_the_database_answers():
 
 
 def test_healthz_answers_503_when_the_database_does_not():
-    with mock.patch("django.db.backends.utils.CursorWrapper.execute", side_effect=OperationalError("down")):
+    with mock.patch("rewardhub.db.PooledDatabase._run", side_effect=OperationalError("down")):
         response = Client().get("/healthz")
     assert response.status_code == 503
     assert response.json()["ok"] is False
@@ -43,7 +44,7 @@ def test_seed_demo_json_prints_exactly_one_object(capsys):
     assert demo["partner"]["pid"] == "cashgiraffe"
     assert demo["partner"]["gid"] == "my_game"
     assert RewardUser.objects.filter(pk=demo["user"]["id"], device_id=demo["user"]["device_id"]).exists()
-    assert Client().login(request=HttpRequest(), **demo["admin"])  # django-axes needs the request
+    assert DjangoClient().login(request=HttpRequest(), **demo["admin"])  # django-axes needs the request
 
 
 def test_seed_demo_reuses_data_and_issues_a_fresh_secret(capsys):
@@ -72,7 +73,7 @@ def test_openapi_schema_is_valid_and_has_no_warnings(tmp_path):
 
 
 def test_a_lost_database_connection_answers_503_not_500():
-    with mock.patch("rewardhub.db.DjangoDatabase._run", side_effect=OperationalError("server closed")):
+    with mock.patch("rewardhub.db.PooledDatabase._run", side_effect=OperationalError("server closed")):
         response = Client().post(
             "/api/postback",
             {"pid": "p", "uid": "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "gid": "g", "level_number": 5},

@@ -5,7 +5,6 @@ import logging
 
 import pytest
 from cryptography.fernet import Fernet
-from django.test import Client
 
 from catalog.services import issue_partner_secret
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory
@@ -14,9 +13,9 @@ from ledger.services import register_app_user
 from ledger.tests.factories import RewardUserFactory
 from postbacks.tests.offer_factories import USER_ID, integration, wannads_path
 from rewardhub import crypto
-from rewardhub.testing import SecretLogDetector
+from rewardhub.testing import Client, SecretLogDetector
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_detector_catches_a_logged_secret_and_names_it_by_its_prefix_only():

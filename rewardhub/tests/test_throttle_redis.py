@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 import redis
-from django.test import Client
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from ledger.tests.factories import RewardUserFactory
 from rewardhub import auth_throttle
+from rewardhub.testing import Client
 from rewardhub.tests.test_asgi import Answer, call, postback, serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
