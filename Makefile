@@ -13,10 +13,13 @@ $(BIN)/activate: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(BIN)/activate
 
+# The production application and server (rewardhub.asgi under gunicorn with our worker), one worker that restarts
+# when a source file changes, DEBUG on (static files and media served by Django).
 run: $(BIN)/activate
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	DEBUG=$${DEBUG:-1} GUNICORN_BIND=$(HOST):$(PORT) GUNICORN_WORKERS=1 \
+		$(BIN)/gunicorn -c rewardhub/gunicorn.conf.py --reload
 
 test: $(BIN)/activate
 	$(BIN)/pytest

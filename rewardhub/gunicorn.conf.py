@@ -25,3 +25,10 @@ def post_worker_init(worker):
     """Move everything loaded at start-up (Django, the apps, their modules) out of the garbage collector's
     reach: they live as long as the worker, and every full collection would otherwise walk them again."""
     gc.freeze()
+
+
+def worker_int(worker):
+    """Called by gunicorn's reloader (`make run`, --reload) when a source file changed: the worker's server stops at
+    its next tick and the arbiter starts a worker on the new code (the reloader's own exit ends only its thread)."""
+    if server := getattr(worker, "server", None):
+        server.should_exit = True
