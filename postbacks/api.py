@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.views import APIView
 
 from catalog.selectors import is_valid_partner_secret
@@ -10,7 +10,7 @@ from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub import auth_throttle
 from rewardhub.db import DJANGO_DB, Database, run_now
-from rewardhub.errors import ApiError, error_response, json_response, unauthorized
+from rewardhub.errors import Refused, error_response, json_response, refusal_response, unauthorized
 from rewardhub.inputs import read_limited
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
@@ -84,16 +84,16 @@ class PartnerPostbackApi(APIView):
             return response
         try:
             return await self.record(request, db)
-        except ApiError as error:
-            if error.status_code == status.HTTP_401_UNAUTHORIZED:
+        except Refused as refused:
+            if refused.code == "unauthorized":
                 await auth_throttle.arecord_failure("partner", ip)
-            return error_response(error.error_code, str(error.detail), error.status_code)
+            return refusal_response(refused)
 
     async def record(self, request, db: Database) -> HttpResponse:
         secret = partner_secret(request)
         try:
             payload = parse_partner_postback(read_limited(request, request.META))
-        except ApiError:
+        except Refused:
             # Authentication comes first: a stranger learns nothing about what a valid body looks like.
             if not await db.orm(is_valid_partner_secret, secret):
                 raise unauthorized() from None
