@@ -27,7 +27,7 @@ from giveaways import services
 from giveaways.codes import ERROR_CODES, SUCCESS_MSG, CallbackError, ResultCode
 from rewardhub import auth_throttle
 from rewardhub.db import Database
-from rewardhub.errors import ApiError
+from rewardhub.errors import Refused, json_api_status
 from rewardhub.inputs import load_json_object, parse_form, read_limited
 
 MAX_RUNNING_TOTAL = 2_147_483_647  # the progress column's range
@@ -201,9 +201,11 @@ async def _answer(request, db: Database, answer: Callable[..., Awaitable[dict]])
             raise CallbackError(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.")
         return envelope(ResultCode.SUCCESS, SUCCESS_MSG, await answer(request, db))
     except CallbackError as error:
-        if error.code == ResultCode.BAD_SIGNATURE:
+        if error.result == ResultCode.BAD_SIGNATURE:
             await auth_throttle.arecord_failure("giveaway", ip)
-        return envelope(error.code, error.msg, None, error.http_status)
+        return envelope(error.result, error.message, None, ERROR_CODES[error.result][0])
+    except Refused as refused:  # the body itself (rewardhub.inputs): its status says too large, not JSON, …
+        return envelope(ResultCode.INVALID_PARAMS, refused.message, None, json_api_status(refused))
 
 
 def _validated(request, serializer_class) -> dict:
@@ -233,17 +235,14 @@ _FORM = "application/x-www-form-urlencoded"
 
 def _body(request) -> dict:
     """A JSON object or a form, at most API_MAX_BODY_BYTES, UTF-8, each key once; no body reads as no parameters."""
-    try:
-        raw = read_limited(request, request.META)
-        if not raw:
-            return {}
-        if request.content_type == _FORM:
-            return parse_form(raw)
-        if request.content_type == "application/json":
-            return load_json_object(raw)
-    except ApiError as error:
-        raise CallbackError(ResultCode.INVALID_PARAMS, str(error.detail), error.status_code) from None
-    raise CallbackError(ResultCode.INVALID_PARAMS, f'Unsupported media type "{request.content_type}" in request.', 415)
+    raw = read_limited(request, request.META)
+    if not raw:
+        return {}
+    if request.content_type == _FORM:
+        return parse_form(raw)
+    if request.content_type == "application/json":
+        return load_json_object(raw)
+    raise Refused("unsupported_media_type", f'Unsupported media type "{request.content_type}" in request.')
 
 
 _TAGS = ["Giveaway callbacks"]

@@ -7,6 +7,8 @@ from enum import IntEnum
 
 from rest_framework import status
 
+from rewardhub.errors import Refused
+
 
 class ResultCode(IntEnum):
     SUCCESS = 10000
@@ -53,11 +55,10 @@ ERROR_CODES: dict[ResultCode, tuple[int, str]] = {
 SUCCESS_MSG = "Success"
 
 
-class CallbackError(Exception):
-    """A refusal with a stable code; the API renders it in the envelope with the code's HTTP status (or the
-    one given, e.g. 415 for an unsupported content type)."""
+class CallbackError(Refused):
+    """A refusal of the giveaway API with its result code; the API renders it in the envelope with the code's
+    HTTP status (ERROR_CODES)."""
 
-    def __init__(self, code: ResultCode, msg: str, http_status: int | None = None):
-        super().__init__(msg)
-        self.code, self.msg = code, msg
-        self.http_status = http_status or ERROR_CODES[code][0]
+    def __init__(self, result: ResultCode, message: str):
+        super().__init__(result.name.lower(), message)
+        self.result = result

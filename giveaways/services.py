@@ -28,6 +28,7 @@ from giveaways.models import (
     TaskProgress,
 )
 from rewardhub.db import Database
+from rewardhub.errors import Refused
 
 API_KEY_ALPHABET = string.ascii_letters + string.digits
 API_KEY_LENGTH = 64
@@ -77,8 +78,9 @@ def create_giveaway(*, project: GiveawayProject, **fields) -> Giveaway:
 # --- participants -------------------------------------------------------------------------------------
 
 
-class JoinRefused(Exception):
-    pass
+class JoinRefused(Refused):
+    def __init__(self, message: str):
+        super().__init__("not_open", message)
 
 
 def _new_track_id() -> str:
@@ -147,7 +149,7 @@ async def _verified(
             raise CallbackError(ResultCode.BAD_SIGNATURE, "Bad signature.")
         yield attempt
     except CallbackError as error:
-        attempt.code = error.code
+        attempt.code = error.result
         await _log_attempt(db, caller, endpoint, event, candidates[0], attempt)
         raise
     else:
@@ -368,8 +370,9 @@ async def prize_callback(*, db: Database, track_id: str, sign: str) -> dict:
 # --- draws --------------------------------------------------------------------------------------------
 
 
-class DrawRefused(Exception):
-    pass
+class DrawRefused(Refused):
+    def __init__(self, message: str):
+        super().__init__("draw_refused", message)
 
 
 def draw_giveaway(*, giveaway: Giveaway, now: datetime | None = None) -> Draw:

@@ -10,12 +10,11 @@ from datetime import timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework import status
 
 from catalog.models import StoreApp
 from catalog.services import SECRET_PREFIX_LENGTH, hash_secret
 from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
-from rewardhub.errors import ApiError
+from rewardhub.errors import Refused
 
 
 def post_entry(
@@ -147,10 +146,8 @@ def set_ban(*, user: RewardUser, banned: bool, reason: str, staff: AbstractBaseU
     return bool(changed)
 
 
-def user_banned() -> ApiError:
-    return ApiError(
-        "user_banned", "This user has been banned by an operator; contact support.", status.HTTP_403_FORBIDDEN
-    )
+def user_banned() -> Refused:
+    return Refused("user_banned", "This user has been banned by an operator; contact support.")
 
 
 @dataclass(frozen=True)
@@ -160,7 +157,7 @@ class AppRegistration:
     created: bool
 
 
-class InstallNotVerified(ApiError):
+class InstallNotVerified(Refused):
     """A registration for a device that is already registered, without proof that it comes from that install."""
 
     def __init__(self):
@@ -168,7 +165,6 @@ class InstallNotVerified(ApiError):
             "install_not_verified",
             "This device is already registered: send its install_secret, a valid app token of its user, or the "
             "reclaim_code support gave its owner.",
-            status.HTTP_403_FORBIDDEN,
         )
 
 
@@ -182,7 +178,7 @@ def register_app_user(
     none of yet records it. Earlier tokens stay valid until an operator revokes them."""
     store_app = StoreApp.objects.filter(pid=pid).first()
     if store_app is None:
-        raise ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
+        raise Refused("unknown_pid", f"No store app is registered with pid '{pid}'.")
     secret_hash = hash_secret(install_secret) if install_secret else ""
     with transaction.atomic():
         # get_or_create inserts in a savepoint and re-reads on IntegrityError: when two first launches of the

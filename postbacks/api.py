@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 
 from catalog.selectors import is_valid_partner_secret
 from postbacks.models import MAX_LEVEL
@@ -9,7 +9,7 @@ from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.services import PostbackOutcome, record_partner_postback
 from rewardhub import auth_throttle
 from rewardhub.db import Database
-from rewardhub.errors import ApiError, error_response, json_response, unauthorized
+from rewardhub.errors import Refused, error_response, json_response, refusal_response, unauthorized
 from rewardhub.inputs import read_limited
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
@@ -78,17 +78,17 @@ async def partner_postback(request, db: Database) -> HttpResponse:
         return response
     try:
         return await _record(request, db)
-    except ApiError as error:
-        if error.status_code == status.HTTP_401_UNAUTHORIZED:
+    except Refused as refused:
+        if refused.code == "unauthorized":
             await auth_throttle.arecord_failure("partner", ip)
-        return error_response(error.error_code, str(error.detail), error.status_code)
+        return refusal_response(refused)
 
 
 async def _record(request, db: Database) -> HttpResponse:
     secret = partner_secret(request)
     try:
         payload = parse_partner_postback(read_limited(request, request.META))
-    except ApiError:
+    except Refused:
         # Authentication comes first: a stranger learns nothing about what a valid body looks like.
         if not await db.orm(is_valid_partner_secret, secret):
             raise unauthorized() from None

@@ -10,7 +10,7 @@ from postbacks.networks import get_network
 from postbacks.offers import receive_callback
 from rewardhub import auth_throttle
 from rewardhub.db import Database
-from rewardhub.errors import ApiError, error_response
+from rewardhub.errors import Refused, error_response, refusal_response
 from rewardhub.inputs import read_limited
 from rewardhub.schema import ErrorSchema
 
@@ -52,8 +52,8 @@ async def offer_callback(request, db: Database, slug: str) -> HttpResponse:
         return response
     try:
         read_limited(request, request.META)  # parameters come in the query; a body has no use but must be small
-    except ApiError as error:
-        return error_response(error.error_code, str(error.detail), error.status_code)
+    except Refused as refused:
+        return refusal_response(refused)
     if "\x00" in slug:  # no integration has one, and PostgreSQL text cannot hold it to look it up
         return unknown_callback_url()
     source_ip = auth_throttle.client_ip(request)

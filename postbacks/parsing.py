@@ -1,10 +1,10 @@
-"""Strict parsing of the partner postback body: every rejection is a 400 with a stable code."""
+"""Strict parsing of the partner postback body: every rejection is Refused with a stable code (a 400)."""
 
 import uuid
 from dataclasses import dataclass
 
 from postbacks.models import MAX_LEVEL
-from rewardhub.errors import ApiError
+from rewardhub.errors import Refused
 from rewardhub.inputs import is_storable_text, load_json_object
 
 # Canonical field name → accepted spellings, preferred first (seed 004).
@@ -32,10 +32,10 @@ def parse_partner_postback(raw: bytes) -> PartnerPostbackRequest:
     body = load_json_object(raw)
     unknown = sorted(set(body) - KNOWN_FIELDS)
     if unknown:
-        raise ApiError("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
+        raise Refused("unknown_field", f"Unknown field(s): {', '.join(unknown)}.")
     reason = _field(body, "reason", required=False)
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
-        raise ApiError("invalid_field", f"reason must be a string of at most {MAX_REASON_LENGTH} characters.")
+        raise Refused("invalid_field", f"reason must be a string of at most {MAX_REASON_LENGTH} characters.")
     return PartnerPostbackRequest(
         pid=_identifier(body, "pid", max_length=64),
         uid=_uuid(body, "uid"),
@@ -50,19 +50,19 @@ def _field(body: dict, name: str, *, required: bool = True):
     present = [body[spelling] for spelling in ALIASES[name] if body.get(spelling) is not None]
     if not present:
         if required:
-            raise ApiError("missing_field", f"{name} is required.")
+            raise Refused("missing_field", f"{name} is required.")
         return None
     if any(value != present[0] for value in present[1:]):
-        raise ApiError("invalid_field", f"{name} is given under several names with different values.")
+        raise Refused("invalid_field", f"{name} is given under several names with different values.")
     if isinstance(present[0], str) and not is_storable_text(present[0]):
-        raise ApiError("invalid_field", f"{name} cannot contain NUL characters or unpaired surrogates.")
+        raise Refused("invalid_field", f"{name} cannot contain NUL characters or unpaired surrogates.")
     return present[0]
 
 
 def _identifier(body: dict, name: str, *, max_length: int) -> str:
     value = _field(body, name)
     if not isinstance(value, str) or not value or len(value) > max_length:
-        raise ApiError("invalid_field", f"{name} must be a non-empty string of at most {max_length} characters.")
+        raise Refused("invalid_field", f"{name} must be a non-empty string of at most {max_length} characters.")
     return value
 
 
@@ -73,7 +73,7 @@ def _uuid(body: dict, name: str) -> uuid.UUID:
             raise ValueError
         return uuid.UUID(value)
     except ValueError:
-        raise ApiError(
+        raise Refused(
             "invalid_field", f"{name} must be a UUID such as a1b2c3d4-e5f6-7890-abcd-ef1234567890."
         ) from None
 
@@ -82,5 +82,5 @@ def _level(body: dict) -> int:
     value = _field(body, "level_number")
     # bool is an int in Python; JSON true is not a level.
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LEVEL:
-        raise ApiError("invalid_field", f"level_number must be an integer from 1 to {MAX_LEVEL}.")
+        raise Refused("invalid_field", f"level_number must be an integer from 1 to {MAX_LEVEL}.")
     return value

@@ -7,14 +7,13 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
 
 from catalog.models import StoreApp
 from catalog.services import hash_secret
 from ledger.services import credit_clauses
 from postbacks.models import UserPostback
 from rewardhub.db import Database
-from rewardhub.errors import ApiError, unauthorized
+from rewardhub.errors import Refused, unauthorized
 
 # (highest level of the band, coins per milestone in it); levels above the last band earn 1.
 MILESTONE_BANDS = ((30, 25), (70, 15), (90, 10), (100, 5), (130, 2))
@@ -144,27 +143,27 @@ def _lookup_params(secret: str, gid: str, uid: uuid.UUID) -> dict:
 
 
 async def _target(db: Database, row, *, pid: str, gid: str, uid: uuid.UUID) -> PostbackTarget:
-    """The target lookup's row, checked in the contract's error order: secret (401), pid (400, or 401 for another
-    partner's pid), gid (400), uid (404)."""
+    """The target lookup's row, checked in the contract's order: secret, pid (another partner's pid is refused as
+    unauthorized), gid, uid."""
     if row is None:
         raise unauthorized()
     secret_id, secret_pid, game_pk, game_active, user_id, coins, device_id, banned, stale_last_use = row
     if secret_pid != pid:
         raise await db.orm(_pid_error, pid)
     if game_pk is None:
-        raise ApiError("unknown_gid", f"No reward game is registered with gid '{gid}'.")
+        raise Refused("unknown_gid", f"No reward game is registered with gid '{gid}'.")
     if not game_active:
-        raise ApiError("game_inactive", f"The reward game '{gid}' is not accepting postbacks.")
+        raise Refused("game_inactive", f"The reward game '{gid}' is not accepting postbacks.")
     if user_id is None:
-        raise ApiError("unknown_uid", f"No user {uid} in store app '{pid}'.", status.HTTP_404_NOT_FOUND)
+        raise Refused("unknown_uid", f"No user {uid} in store app '{pid}'.")
     return PostbackTarget(secret_id, pid, gid, game_pk, uid, coins, device_id, bool(stale_last_use), bool(banned))
 
 
-def _pid_error(pid: str) -> ApiError:
-    """Another partner's pid is a 401 (the secret is not valid for it), an unknown one a 400."""
+def _pid_error(pid: str) -> Refused:
+    """Another partner's pid is unauthorized (the secret is not valid for it), an unknown one unknown."""
     if StoreApp.objects.filter(pid=pid).exists():
         return unauthorized(f"This API secret is not valid for pid '{pid}'.")
-    return ApiError("unknown_pid", f"No store app is registered with pid '{pid}'.")
+    return Refused("unknown_pid", f"No store app is registered with pid '{pid}'.")
 
 
 @dataclass(frozen=True)

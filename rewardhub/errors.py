@@ -1,4 +1,9 @@
-"""One error shape for the JSON APIs: {"ok": false, "error": <stable code>, "message": <human text>}."""
+"""Refusals, and one error shape for the JSON APIs: {"ok": false, "error": <stable code>, "message": <text>}.
+
+Services and input parsing raise `Refused`: what was refused and why, with no HTTP in it. Each API turns it into
+its contract's answer in one place: the partner postback and the reward-app API (DRF) with `refusal_response` /
+`api_exception_handler` and the status table below, the giveaway API with giveaways/codes.py, the offer networks
+with their adapter's reply (postbacks/networks)."""
 
 import json
 import logging
@@ -11,13 +16,28 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
-class ApiError(exceptions.APIException):
-    """An error with a stable machine-readable code; raise it from API views and services."""
+class Refused(Exception):
+    """A request refused by the domain or by input parsing: `code` is stable (clients branch on it), `message`
+    says why to a person."""
 
-    def __init__(self, code: str, message: str, http_status: int = status.HTTP_400_BAD_REQUEST):
-        super().__init__(message, code)
-        self.error_code = code
-        self.status_code = http_status
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+# The JSON APIs' HTTP status for each refusal; any other code is a 400 (the request itself is wrong).
+JSON_API_STATUS = {
+    "unauthorized": status.HTTP_401_UNAUTHORIZED,
+    "user_banned": status.HTTP_403_FORBIDDEN,
+    "install_not_verified": status.HTTP_403_FORBIDDEN,
+    "unknown_uid": status.HTTP_404_NOT_FOUND,
+    "payload_too_large": status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    "unsupported_media_type": status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def json_api_status(refused: Refused) -> int:
+    return JSON_API_STATUS.get(refused.code, status.HTTP_400_BAD_REQUEST)
 
 
 def error_body(code: str, message: str) -> dict:
@@ -33,6 +53,10 @@ def json_response(body: dict, http_status: int = 200) -> HttpResponse:
 
 def error_response(code: str, message: str, http_status: int) -> HttpResponse:
     return json_response(error_body(code, message), http_status)
+
+
+def refusal_response(refused: Refused) -> HttpResponse:
+    return error_response(refused.code, refused.message, json_api_status(refused))
 
 
 _DRF_CODES = {
@@ -51,27 +75,26 @@ _DRF_CODES = {
 def api_exception_handler(exc, context):
     if isinstance(exc, SuspiciousOperation):
         exc = _suspicious_request_error(exc)
+    if isinstance(exc, Refused):
+        return Response(error_body(exc.code, exc.message), status=json_api_status(exc))
     response = exception_handler(exc, context)
     if response is None:
         return None  # not an API error: let Django log it and answer 500
-    if isinstance(exc, ApiError):
-        code, message = exc.error_code, str(exc.detail)
-    else:
-        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
-        message = _flatten(exc.detail)
-    return Response(error_body(code, message), status=response.status_code, headers=_kept_headers(response))
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    body = error_body(code, _flatten(exc.detail))
+    return Response(body, status=response.status_code, headers=_kept_headers(response))
 
 
-def _suspicious_request_error(exc: SuspiciousOperation) -> ApiError:
+def _suspicious_request_error(exc: SuspiciousOperation) -> Refused:
     """Django's request limits (too many parameters, too large a body) and other suspicious requests, in the
     API's format rather than Django's HTML 400; still reported on the django.security logger, as Django does."""
     logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
     if isinstance(exc, RequestDataTooBig):
-        return ApiError("payload_too_large", "The request body is too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return Refused("payload_too_large", "The request body is too large.")
     if isinstance(exc, TooManyFieldsSent):
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        return ApiError("too_many_parameters", f"A request carries at most {limit} parameters.")
-    return ApiError("bad_request", "The request is malformed.")
+        return Refused("too_many_parameters", f"A request carries at most {limit} parameters.")
+    return Refused("bad_request", "The request is malformed.")
 
 
 def _kept_headers(response) -> dict:
@@ -86,5 +109,5 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
-def unauthorized(message: str = "Missing or invalid API secret.") -> ApiError:
-    return ApiError("unauthorized", message, status.HTTP_401_UNAUTHORIZED)
+def unauthorized(message: str = "Missing or invalid API secret.") -> Refused:
+    return Refused("unauthorized", message)

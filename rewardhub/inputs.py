@@ -1,6 +1,6 @@
 """What every API does with a request before a view sees it: bodies of at most API_MAX_BODY_BYTES (413),
 UTF-8 JSON objects that name each key once, form and query parameters that appear once, and (where the
-API says so) no fields it does not know. Every refusal is an ApiError with a stable code."""
+API says so) no fields it does not know. Every refusal is Refused with a stable code."""
 
 import json
 import re
@@ -8,18 +8,15 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from django.conf import settings
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 
-from rewardhub.errors import ApiError
+from rewardhub.errors import Refused
 
 
-class PayloadTooLarge(ApiError):
+class PayloadTooLarge(Refused):
     def __init__(self):
-        limit = settings.API_MAX_BODY_BYTES
-        super().__init__(
-            "payload_too_large", f"The body must be at most {limit} bytes.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-        )
+        super().__init__("payload_too_large", f"The body must be at most {settings.API_MAX_BODY_BYTES} bytes.")
 
 
 def read_limited(stream, meta: Mapping) -> bytes:
@@ -42,16 +39,16 @@ def load_json_object(raw: bytes) -> dict:
     try:
         body = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ApiError("invalid_json", "The body must be valid UTF-8 JSON.") from None
+        raise Refused("invalid_json", "The body must be valid UTF-8 JSON.") from None
     if not isinstance(body, dict):
-        raise ApiError("invalid_json", "The body must be a JSON object.")
+        raise Refused("invalid_json", "The body must be a JSON object.")
     return body
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
     body = dict(pairs)
-    if len(body) != len(pairs):  # an ApiError, not a ValueError, so it passes the handler above
-        raise ApiError("invalid_json", "The body repeats a key; send each field once.")
+    if len(body) != len(pairs):  # Refused, not a ValueError, so it passes the handler above
+        raise Refused("invalid_json", "The body repeats a key; send each field once.")
     return body
 
 
@@ -73,7 +70,7 @@ def unique_params(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     params: dict[str, str] = {}
     for name, value in pairs:
         if name in params:
-            raise ApiError("repeated_parameter", f"Parameter '{name[:40]}' is repeated; send each parameter once.")
+            raise Refused("repeated_parameter", f"Parameter '{name[:40]}' is repeated; send each parameter once.")
         params[name] = value
     return params
 
@@ -81,7 +78,7 @@ def unique_params(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 def reject_repeated_query_params(request) -> None:
     repeated = next((name for name, values in request.GET.lists() if len(values) > 1), None)
     if repeated is not None:
-        raise ApiError("repeated_parameter", f"Parameter '{repeated[:40]}' is repeated; send each parameter once.")
+        raise Refused("repeated_parameter", f"Parameter '{repeated[:40]}' is repeated; send each parameter once.")
 
 
 class LimitedJSONParser(BaseParser):
@@ -97,7 +94,7 @@ def parse_form(raw: bytes) -> dict[str, str]:
     try:
         pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
-        raise ApiError("invalid_form", "The body must be UTF-8 form data.") from None
+        raise Refused("invalid_form", "The body must be UTF-8 form data.") from None
     return unique_params(pairs)
 
 
@@ -108,5 +105,5 @@ class StrictSerializer(serializers.Serializer):
         if isinstance(data, Mapping):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                raise ApiError("unknown_field", f"Unknown field(s): {', '.join(name[:40] for name in unknown)}.")
+                raise Refused("unknown_field", f"Unknown field(s): {', '.join(name[:40] for name in unknown)}.")
         return super().to_internal_value(data)

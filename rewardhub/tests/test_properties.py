@@ -23,7 +23,7 @@ from postbacks.networks.base import BanEvent, CallbackRequest, ConversionEvent, 
 from postbacks.networks.bitlabs import NETWORK as BITLABS
 from postbacks.networks.wannads import NETWORK as WANNADS
 from postbacks.parsing import parse_partner_postback
-from rewardhub.errors import ApiError
+from rewardhub.errors import Refused, json_api_status
 from rewardhub.inputs import load_json_object, unique_params
 
 settings.register_profile(
@@ -315,9 +315,9 @@ valid_bodies = st.fixed_dictionaries(
 )
 
 
-def assert_4xx(error: ApiError) -> None:
-    assert 400 <= error.status_code < 500
-    assert error.error_code and str(error.detail)
+def assert_4xx(error: Refused) -> None:
+    assert 400 <= json_api_status(error) < 500
+    assert error.code and error.message
 
 
 @PROPERTY
@@ -325,7 +325,7 @@ def assert_4xx(error: ApiError) -> None:
 def test_partner_parser_on_any_bytes_raises_only_api_errors(raw):
     try:
         parse_partner_postback(raw)
-    except ApiError as error:
+    except Refused as error:
         assert_4xx(error)
 
 
@@ -343,9 +343,9 @@ def test_partner_parser_on_any_bytes_raises_only_api_errors(raw):
 def test_partner_parser_on_any_json_object_returns_a_valid_request_or_a_400(body):
     try:
         request = parse_partner_postback(json.dumps(body).encode())
-    except ApiError as error:
-        assert error.status_code == 400
-        assert error.error_code in ("unknown_field", "missing_field", "invalid_field")
+    except Refused as error:
+        assert json_api_status(error) == 400
+        assert error.code in ("unknown_field", "missing_field", "invalid_field")
         return
     assert type(request.level_number) is int and 1 <= request.level_number <= MAX_LEVEL
     assert isinstance(request.uid, uuid.UUID)
@@ -367,9 +367,9 @@ def test_partner_parser_accepts_every_alias_spelling_alike(body, data):
 def test_partner_parser_refuses_a_repeated_key(body, data):
     key = data.draw(st.sampled_from(sorted(body)), label="key")
     raw = json.dumps(body)[:-1] + f", {json.dumps(key)}: {json.dumps(body[key])}}}"
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refused) as refused:
         parse_partner_postback(raw.encode())
-    assert refused.value.error_code == "invalid_json"
+    assert refused.value.code == "invalid_json"
 
 
 @PROPERTY
@@ -382,17 +382,17 @@ def test_partner_parser_refuses_a_repeated_key(body, data):
     | st.integers(min_value=1, max_value=MAX_LEVEL).map(str),
 )
 def test_partner_parser_refuses_levels_that_are_not_whole_numbers_in_range(body, level):
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refused) as refused:
         parse_partner_postback(json.dumps({**body, "level_number": level}).encode())
-    assert refused.value.error_code == "invalid_field"
+    assert refused.value.code == "invalid_field"
 
 
 @PROPERTY
 @given(body=valid_bodies, field=st.sampled_from(["pid", "uid", "gid"]), value=st.sampled_from(["", 0, False, [], {}]))
 def test_partner_parser_refuses_empty_or_wrongly_typed_ids(body, field, value):
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(Refused) as refused:
         parse_partner_postback(json.dumps({**body, field: value}).encode())
-    assert refused.value.error_code in ("invalid_field", "missing_field")
+    assert refused.value.code in ("invalid_field", "missing_field")
 
 
 # --- app and giveaway request bodies -------------------------------------------------------------------------
@@ -403,8 +403,8 @@ def test_partner_parser_refuses_empty_or_wrongly_typed_ids(body, field, value):
 def test_json_loader_on_any_bytes_returns_an_object_or_invalid_json(raw):
     try:
         assert isinstance(load_json_object(raw), dict)
-    except ApiError as error:
-        assert (error.status_code, error.error_code) == (400, "invalid_json")
+    except Refused as error:
+        assert (json_api_status(error), error.code) == (400, "invalid_json")
 
 
 @PROPERTY
@@ -414,9 +414,9 @@ def test_form_and_query_parameters_are_kept_only_when_each_name_appears_once(pai
     if len(set(names)) == len(names):
         assert unique_params(pairs) == dict(pairs)
     else:
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(Refused) as refused:
             unique_params(pairs)
-        assert refused.value.error_code == "repeated_parameter"
+        assert refused.value.code == "repeated_parameter"
 
 
 @PROPERTY
@@ -452,8 +452,8 @@ def test_app_request_validation_refuses_unknown_fields_and_never_raises_otherwis
     serializer = schema(data=body)
     try:
         serializer.is_valid()
-    except ApiError as error:
-        assert error.error_code == "unknown_field"
+    except Refused as error:
+        assert error.code == "unknown_field"
         assert set(body) - set(serializer.fields)
         return
     assert not set(body) - set(serializer.fields)
