@@ -204,10 +204,11 @@ async def task_callback(
 
 # The unique (participant, task) row is created or updated in place, in one statement with no transaction. The
 # stored total only ever rises and the first completion time is kept, so retries and reordered calls are harmless.
-_UPSERT_PROGRESS = """
+# _RECORD_KNOWN_SQL ends with the same upsert: a change to one is a change to both.
+_RECORD_PROGRESS_SQL = """
 INSERT INTO giveaway_task_progress
     (participant_id, task_id, clicks, amount, completed_at, last_remark, updated_at)
-{rows}
+VALUES (%(participant)s, %(task)s, 0, %(amount)s, %(completed_at)s, %(remark)s, %(now)s)
 ON CONFLICT (participant_id, task_id) DO UPDATE SET
     amount = CASE WHEN excluded.amount > giveaway_task_progress.amount
                   THEN excluded.amount ELSE giveaway_task_progress.amount END,
@@ -216,9 +217,6 @@ ON CONFLICT (participant_id, task_id) DO UPDATE SET
     updated_at = excluded.updated_at
 RETURNING amount, completed_at
 """
-_RECORD_PROGRESS_SQL = _UPSERT_PROGRESS.format(
-    rows="VALUES (%(participant)s, %(task)s, 0, %(amount)s, %(completed_at)s, %(remark)s, %(now)s)"
-)
 
 
 @dataclass(frozen=True)
@@ -237,14 +235,10 @@ class _KnownParticipant:
 _known_participants: OrderedDict[str, _KnownParticipant] = OrderedDict()
 KNOWN_PARTICIPANTS = 20_000
 
-_TASK_ROW = """
-SELECT participant_id, task_id, 0, amount, CASE WHEN amount >= required THEN %(now)s END, %(remark)s, %(now)s
-FROM task"""
-
-# The progress upsert, from a row only the participant's current state yields: the participant (not a test one)
-# in a running giveaway whose project still has the key the signature matched, a task of that giveaway with this
-# event, and a value where the task counts one.
-_RECORD_KNOWN_SQL = f"""
+# The progress upsert of _RECORD_PROGRESS_SQL, from a row only the participant's current state yields: the
+# participant (not a test one) in a running giveaway whose project still has the key the signature matched, a task of
+# that giveaway with this event, and a value where the task counts one.
+_RECORD_KNOWN_SQL = """
 WITH task AS (
     SELECT p.id AS participant_id, t.id AS task_id,
            CASE WHEN t.required_amount > 0 THEN %(value)s::bigint ELSE 1 END AS amount,
@@ -258,7 +252,19 @@ WITH task AS (
       AND g.status = %(live)s AND g.starts_at <= %(now)s AND %(now)s < g.ends_at
       AND (COALESCE(t.required_amount, 0) = 0 OR %(value)s::bigint IS NOT NULL)
 ),
-progress AS ({_UPSERT_PROGRESS.format(rows=_TASK_ROW)})
+progress AS (
+    INSERT INTO giveaway_task_progress
+        (participant_id, task_id, clicks, amount, completed_at, last_remark, updated_at)
+    SELECT participant_id, task_id, 0, amount, CASE WHEN amount >= required THEN %(now)s END, %(remark)s, %(now)s
+    FROM task
+    ON CONFLICT (participant_id, task_id) DO UPDATE SET
+        amount = CASE WHEN excluded.amount > giveaway_task_progress.amount
+                      THEN excluded.amount ELSE giveaway_task_progress.amount END,
+        completed_at = COALESCE(giveaway_task_progress.completed_at, excluded.completed_at),
+        last_remark = CASE WHEN %(has_remark)s THEN excluded.last_remark ELSE giveaway_task_progress.last_remark END,
+        updated_at = excluded.updated_at
+    RETURNING amount, completed_at
+)
 SELECT progress.amount, progress.completed_at, task.required FROM progress, task
 """
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from psycopg.errors import NoDataFound
 
 from catalog.models import StoreApp
 from catalog.services import SECRET_PREFIX_LENGTH, hash_secret
@@ -31,86 +32,53 @@ def post_entry(
 ) -> LedgerEntry:
     """Move `amount` coins in one of the user's balances (available by default, or held). `key` is unique:
     posting the same key twice raises IntegrityError and rolls the balance back with it, so a caller bug can
-    never pay twice."""
-    # No savepoint: a failure here must fail the caller's whole transaction, never be swallowed.
-    with transaction.atomic(savepoint=False):
-        balance_after = _add_to_balance(user_id, amount, _BALANCE_COLUMNS[bucket])
-        return LedgerEntry.objects.create(
-            user_id=user_id,
-            amount=amount,
-            kind=kind,
-            bucket=bucket,
-            key=key,
-            reference=reference,
-            balance_after=balance_after,
-            reverses=reverses,
-            created_by=created_by,
-            note=note,
-        )
-
-
-def credit_clauses(source: str) -> str:
-    """post_entry (available balance) as two PostgreSQL CTE clauses, for hot paths that record an event and
-    move its coins in a single statement. `source` names an earlier CTE with columns (user_id, amount, kind,
-    key, reference); the clauses add `ledger_balance` and `ledger_entry` (id, user_id, balance_after). The
-    same rules hold: the balance and its entry are written together, and a repeated key fails the statement."""
-    return f"""
-    ledger_balance AS (
-        UPDATE users SET coins = users.coins + src.amount
-        FROM {source} src
-        WHERE users.id = src.user_id
-        RETURNING users.id AS user_id, users.coins AS balance_after, src.amount, src.kind, src.key, src.reference
-    ),
-    ledger_entry AS (
-        INSERT INTO ledger_entries (user_id, amount, kind, bucket, key, reference, balance_after, note, created_at)
-        SELECT user_id, amount, kind, 'available', key, reference, balance_after, '', now() FROM ledger_balance
-        RETURNING id, user_id, balance_after
-    )"""
-
-
-def entry_clauses(source: str) -> str:
-    """post_entry in either balance as two PostgreSQL CTE clauses, for hot paths that record an event and move
-    its coins in a single statement. `source` names an earlier CTE with columns (user_id, amount, kind, bucket,
-    key, reference, reverses_id), at most one row per user and bucket: one UPDATE moves both of a user's
-    balances, and each entry's balance_after is its bucket's new balance. The clauses add `ledger_balance` and
-    `ledger_entry` (id, user_id, bucket, balance_after). As with post_entry, the balances and their entries are
-    written together, and a repeated key fails the statement."""
-    return f"""
-    ledger_balance AS (
-        UPDATE users SET coins = users.coins + moved.available, held_coins = users.held_coins + moved.held
-        FROM (
-            SELECT user_id,
-                   COALESCE(SUM(amount) FILTER (WHERE bucket = 'available'), 0) AS available,
-                   COALESCE(SUM(amount) FILTER (WHERE bucket = 'held'), 0) AS held
-            FROM {source} GROUP BY user_id
-        ) moved
-        WHERE users.id = moved.user_id
-        RETURNING users.id AS user_id, users.coins, users.held_coins
-    ),
-    ledger_entry AS (
-        INSERT INTO ledger_entries
-            (user_id, amount, kind, bucket, key, reference, balance_after, reverses_id, note, created_at)
-        SELECT src.user_id, src.amount, src.kind, src.bucket, src.key, src.reference,
-               CASE src.bucket WHEN 'held' THEN balance.held_coins ELSE balance.coins END, src.reverses_id, '', now()
-        FROM {source} src JOIN ledger_balance balance ON balance.user_id = src.user_id
-        RETURNING id, user_id, bucket, balance_after
-    )"""
-
-
-_BALANCE_COLUMNS = {LedgerEntry.Bucket.AVAILABLE: "coins", LedgerEntry.Bucket.HELD: "held_coins"}
-
-
-def _add_to_balance(user_id: uuid.UUID, amount: int, column: str) -> int:
-    """One statement: the row lock, the increment and the new balance (UPDATE … RETURNING)."""
-    pk = RewardUser._meta.pk.get_db_prep_value(user_id, connection)
-    # `column` comes from _BALANCE_COLUMNS, never from input.
-    sql = f"UPDATE users SET {column} = {column} + %s WHERE id = %s RETURNING {column}"
+    never pay twice. The rule itself is the database function ledger_post (migration 0007), which the hot paths
+    call inside their own statements."""
+    params = {
+        "user_id": user_id,
+        "amount": amount,
+        "kind": kind,
+        "bucket": bucket,
+        "key": key,
+        "reference": reference,
+        "reverses_id": reverses.pk if reverses else None,
+        "created_by_id": created_by.pk if created_by else None,
+        "note": note,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(sql, [amount, pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise RewardUser.DoesNotExist(f"No reward user {user_id}")
-    return row[0]
+        try:
+            cursor.execute(_POST_SQL, params)
+        except DatabaseError as error:
+            if isinstance(error.__cause__, NoDataFound):
+                raise RewardUser.DoesNotExist(f"No reward user {user_id}") from error
+            raise
+        entry_id, balance_after, created_at = cursor.fetchone()
+    entry = LedgerEntry(
+        id=entry_id,
+        user_id=user_id,
+        amount=amount,
+        kind=kind,
+        bucket=bucket,
+        key=key,
+        reference=reference,
+        balance_after=balance_after,
+        reverses=reverses,
+        created_by=created_by,
+        note=note,
+        created_at=created_at,
+    )
+    entry._state.adding, entry._state.db = False, connection.alias  # as Model.from_db marks a loaded row
+    return entry
+
+
+# One statement, so the balance and its entry are written together even outside a transaction.
+_POST_SQL = """
+SELECT entry_id, balance_after, created_at
+FROM ledger_post(
+    user_id => %(user_id)s, amount => %(amount)s, kind => %(kind)s, bucket => %(bucket)s, key => %(key)s,
+    reference => %(reference)s, reverses_id => %(reverses_id)s, created_by_id => %(created_by_id)s, note => %(note)s
+)
+"""
 
 
 def adjust_balance(*, user: RewardUser, amount: int, reason: str, staff: AbstractBaseUser) -> LedgerEntry:

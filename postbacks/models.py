@@ -239,9 +239,14 @@ class OfferSignature(models.Model):
         return f"{self.signature[:12]}… for {self.transaction_id}"
 
 
+# The ledger key of what a conversion moved in one balance, from its id and the bucket: unique, so an event moves
+# each balance once. Written only here: the statement that records a conversion gets it as a parameter and fills it
+# with PostgreSQL's format(), whose %s reads as Python's does.
+CONVERSION_ENTRY_KEY = "offer_conversions:%s:%s"
+
+
 def conversion_entry_key(conversion_id: int, bucket: str) -> str:
-    """The ledger key of what a conversion moved in one balance: unique, so an event moves each balance once."""
-    return f"offer_conversions:{conversion_id}:{bucket}"
+    return CONVERSION_ENTRY_KEY % (conversion_id, bucket)
 
 
 class OfferReversal(OfferConversion):

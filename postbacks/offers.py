@@ -10,7 +10,7 @@ A successful event costs two round trips: one query reads the integration, the u
 one statement writes the delivery, the conversion and its ledger entries. Every other verdict is
 one INSERT of the delivery after the read. The first event of an offer, nearly all of the traffic, usually
 costs one: a process that has read the integration decides it from an empty chain and writes it with a
-statement that checks everything the read would have (see _FIRST_EVENT_GUARD); when a check fails, nothing is
+statement that checks everything the read would have (see _RECORD_SQL); when a check fails, nothing is
 written and the event takes the full path.
 """
 
@@ -29,8 +29,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ledger.models import LedgerEntry, RewardUser
-from ledger.services import credit_clauses, entry_clauses
-from postbacks.models import OfferConversion, conversion_entry_key
+from postbacks.models import CONVERSION_ENTRY_KEY, OfferConversion, conversion_entry_key
 from postbacks.networks import get_network
 from postbacks.networks.base import (
     Action,
@@ -170,7 +169,7 @@ async def _accept(
 ) -> Reply | None:
     """Decide the event from the snapshot and record it; None, with nothing written, when the snapshot is out of
     date (another event of the offer, or this key, was recorded meanwhile; for a first event, see
-    _FIRST_EVENT_GUARD)."""
+    _RECORD_SQL)."""
     integration = snapshot.integration
     coins = to_coins(event.amount, integration.coin_rate)
     effect = _decide(event, coins, snapshot.chain, snapshot.user_banned)
@@ -434,11 +433,12 @@ async def _record_conversion(
     *,
     first: bool,
 ) -> bool:
-    """Write the delivery (with its final verdict), the conversion and its ledger entries together. False, with
-    nothing written, when another event of the offer took this chain position or this key meanwhile, or (a
-    first event) when what it was decided from did not hold."""
+    """Write the delivery (with its final verdict), the conversion and its ledger entries in one statement
+    (_RECORD_SQL). False, with nothing written, when another event of the offer took this chain position or this
+    key meanwhile, or (a first event) when what it was decided from did not hold."""
     integration = snapshot.integration
-    row = {
+    params = {
+        **delivery,
         "integration": integration.id,
         "transaction_id": event.transaction_id,
         "state": event.state,
@@ -453,140 +453,102 @@ async def _record_conversion(
         "details": json.dumps(event.details),
         "signature": event.signature,
         "chain_position": len(snapshot.chain) + 1,
-        **delivery,
+        "first_event": first,
+        "integration_version": integration.version if first else None,
+        "entry_key": CONVERSION_ENTRY_KEY,
+        "held_kind": _KINDS[LedgerEntry.Bucket.HELD, effect.held_delta > 0],
+        "available_kind": _KINDS[LedgerEntry.Bucket.AVAILABLE, effect.available_delta > 0],
+        "held_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.HELD) for c in snapshot.chain],
+        "available_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in snapshot.chain],
     }
-    if first:
-        statements = _FIRST_EVENT_SQL
-        row["integration_version"] = integration.version
-    else:
-        statements = _RECORD_SQL
-    return await _record_in_one_statement(db, statements, row, effect, snapshot.chain)
+    return await db.fetchone(_RECORD_SQL_BYTES, params) is not None
 
 
-_INSERT_CONVERSION = """
+# One event, written in one statement:
+# - signature: binds the event's signature to its transaction and amount (OfferSignature), or confirms the binding;
+#   no row when the signature is bound to other values (a forgery, refused on the full path). A no-op update rather
+#   than DO NOTHING: it returns the row, and waits for a concurrent binding to commit first. For a first event
+#   (decided without a read, see receive_callback) it also checks what the read would have: the integration is still
+#   as this process cached it (its row's xmin, which every update by another transaction changes: an operator's;
+#   the hot paths never run inside one), so the signature was checked with the current secret, the address with the
+#   current allowlist, the coins counted at the current rate; and the user is in the integration's app and not
+#   banned. That the offer has no event yet is checked by the conversion's ON CONFLICT on chain position 1.
+# - conversion: claims the event's key and chain position (ON CONFLICT DO NOTHING); everything after it is written
+#   from its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
+# - delivery: the delivery log row, with the id the conversion points at. The sequence is named as PostgreSQL names
+#   an identity column's and resolved once, when a connection prepares the statement (pg_get_serial_sequence()
+#   searched the catalog on every call).
+# - entries: what the event moves in each balance, through ledger_post (the ledger's posting rule, ledger migration
+#   0007); a negative move names the entry it reverses, the latest positive one of the offer in that balance. Not a
+#   data-modifying CTE: it runs because the final SELECT reads it.
+_RECORD_SQL = """
+WITH new_delivery AS (SELECT nextval('offer_deliveries_id_seq'::regclass) AS id),
+signature AS (
+    INSERT INTO offer_signatures AS bound (integration_id, signature, transaction_id, amount_received)
+    SELECT %(integration)s, %(signature)s, %(transaction_id)s, %(amount_received)s
+    WHERE NOT %(first_event)s OR EXISTS (
+        SELECT FROM offerwall_integrations i JOIN users u ON u.store_app_id = i.store_app_id
+        WHERE i.id = %(integration)s AND i.xmin = %(integration_version)s::xid
+          AND u.id = %(user)s AND u.banned_at IS NULL
+    )
+    ON CONFLICT (integration_id, signature) DO UPDATE SET signature = EXCLUDED.signature
+    WHERE bound.transaction_id = EXCLUDED.transaction_id AND bound.amount_received = EXCLUDED.amount_received
+    RETURNING 1
+),
+conversion AS (
     INSERT INTO offer_conversions (
         integration_id, transaction_id, state, user_id, delivery_id, action, original_transaction_id,
         amount_received, coins, outcome, available_delta, held_delta, details, chain_position, review_note
     )
-    SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, {delivery_id}, %(action)s, %(original)s,
+    SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, new_delivery.id, %(action)s, %(original)s,
            %(amount_received)s, %(coins)s, %(outcome)s, %(available_delta)s, %(held_delta)s, %(details)s,
            %(chain_position)s, ''
-    {source}
+    FROM new_delivery, signature
     ON CONFLICT DO NOTHING
     RETURNING id, delivery_id, user_id
-"""
-
-_INSERT_DELIVERY = """
+),
+delivery AS (
     INSERT INTO offer_deliveries (
-        {id_column} integration_id, method, path, query, source_ip, verdict, message, transaction_id, user_id,
+        id, integration_id, method, path, query, source_ip, verdict, message, transaction_id, user_id,
         response_status, response_body
     )
-    SELECT {id_value} %(integration)s, %(method)s, %(path)s, %(query)s, %(source_ip)s, %(verdict)s, %(message)s,
+    SELECT delivery_id, %(integration)s, %(method)s, %(path)s, %(query)s, %(source_ip)s, %(verdict)s, %(message)s,
            %(delivery_transaction_id)s, %(delivery_user)s, %(response_status)s, %(response_body)s
-    {source}
-"""
-
-_LOG_DELIVERY_SQL = _INSERT_DELIVERY.format(id_column="", id_value="", source="")
-
-# Binds the event's signature to its transaction and amount (OfferSignature), or confirms the binding; returns no
-# row when the signature is bound to other values (a forgery, refused on the full path) or `{source}` selects none.
-# A no-op update rather than DO NOTHING: it returns the row, and waits for a concurrent binding to commit first.
-_BIND_SIGNATURE = """
-    INSERT INTO offer_signatures AS bound (integration_id, signature, transaction_id, amount_received)
-    SELECT %(integration)s, %(signature)s, %(transaction_id)s, %(amount_received)s {source}
-    ON CONFLICT (integration_id, signature) DO UPDATE SET signature = EXCLUDED.signature
-    WHERE bound.transaction_id = EXCLUDED.transaction_id AND bound.amount_received = EXCLUDED.amount_received
-    RETURNING 1
-"""
-
-# Named as PostgreSQL names an identity column's sequence, and resolved once, when a connection prepares the
-# statement: pg_get_serial_sequence() searched the catalog on every call (3% of the statement's time under load).
-DELIVERY_ID_SEQUENCE = "offer_deliveries_id_seq"
-
-# A first event is recorded only if the integration is still as this process cached it: its row's xmin, which every
-# update of the row by another transaction changes (an operator's; the hot paths never run inside one), is the one
-# read, so the signature was checked with the current secret, the address with the current allowlist, the coins
-# counted at the current rate. And the user is in the integration's app and not banned, and the offer has no event
-# yet: its chain position 1 is free, which the conversion's ON CONFLICT checks like any position.
-_FIRST_EVENT_GUARD = """EXISTS (
-    SELECT FROM offerwall_integrations i JOIN users u ON u.store_app_id = i.store_app_id
-    WHERE i.id = %(integration)s AND i.xmin = %(integration_version)s::xid AND u.id = %(user)s AND u.banned_at IS NULL
-)"""
-
-
-def _record_event(guard: str) -> str:
-    """The signature is bound first, then the conversion claims its key and chain position (ON CONFLICT DO
-    NOTHING); everything else is written from its RETURNING row, so a conversion that lost writes nothing at all.
-    Foreign keys are checked at commit."""
-    conversion = _INSERT_CONVERSION.format(delivery_id="new_delivery.id", source="FROM new_delivery, signature")
-    delivery = _INSERT_DELIVERY.format(id_column="id,", id_value="delivery_id,", source="FROM conversion")
-    return f"""
-WITH new_delivery AS (SELECT nextval('{DELIVERY_ID_SEQUENCE}'::regclass) AS id),
-signature AS ({_BIND_SIGNATURE.format(source=f"WHERE {guard}")}),
-conversion AS ({conversion}),
-delivery AS ({delivery})
-"""
-
-
-def _record_statements(guard: str) -> dict[str, bytes]:
-    """Three shapes of one statement, because planning is much of its cost and most events are the first two:
-    no coins move; coins become available (a credit); anything else (holds, releases, reversals). Encoded once:
-    psycopg would encode (and hash, for its statement cache) the 3 KB text on every call."""
-    record_event = _record_event(guard)
-    shapes = {
-        "nothing": f"{record_event} SELECT id FROM conversion",
-        "credit": f"""{record_event},
-credit AS (
-    SELECT user_id, %(available_delta)s::bigint AS amount, %(available_kind)s AS kind,
-           'offer_conversions:' || id || ':available' AS key, 'offer_conversions:' || id AS reference
     FROM conversion
 ),
-{credit_clauses("credit")}
-SELECT id FROM conversion
-""",
-        "any": f"""{record_event},
-moves AS (
-    SELECT conversion.user_id, move.amount, move.kind, move.bucket,
-           'offer_conversions:' || conversion.id || ':' || move.bucket AS key,
-           'offer_conversions:' || conversion.id AS reference,
-           CASE WHEN move.amount < 0 THEN (
-               SELECT id FROM ledger_entries WHERE key = ANY(move.reversible_keys) AND amount > 0
-               ORDER BY id DESC LIMIT 1
-           ) END AS reverses_id
-    FROM conversion CROSS JOIN (VALUES
+entries AS (
+    SELECT entry.entry_id
+    FROM conversion
+    CROSS JOIN (VALUES
         (%(held_delta)s::bigint, %(held_kind)s, 'held', %(held_keys)s::text[]),
         (%(available_delta)s::bigint, %(available_kind)s, 'available', %(available_keys)s::text[])
     ) AS move (amount, kind, bucket, reversible_keys)
+    CROSS JOIN LATERAL ledger_post(
+        user_id => conversion.user_id, amount => move.amount, kind => move.kind, bucket => move.bucket,
+        key => format(%(entry_key)s, conversion.id, move.bucket), reference => 'offer_conversions:' || conversion.id,
+        reverses_id => CASE WHEN move.amount < 0 THEN (
+            SELECT id FROM ledger_entries WHERE key = ANY(move.reversible_keys) AND amount > 0
+            ORDER BY id DESC LIMIT 1
+        ) END
+    ) AS entry
     WHERE move.amount <> 0
-),
-{entry_clauses("moves")}
-SELECT id FROM conversion
-""",
-    }
-    return {shape: sql.encode() for shape, sql in shapes.items()}
+)
+SELECT id, (SELECT count(*) FROM entries) AS entries_written FROM conversion
+"""
 
+# Encoded once: psycopg would encode (and hash, for its statement cache) the text on every call.
+_RECORD_SQL_BYTES = _RECORD_SQL.encode()
 
-_RECORD_SQL = _record_statements("true")
-_FIRST_EVENT_SQL = _record_statements(_FIRST_EVENT_GUARD)
-
-
-async def _record_in_one_statement(
-    db: Database, statements: dict[str, bytes], row: dict, effect: _Effect, chain: list[_ChainEvent]
-) -> bool:
-    if not effect.held_delta and not effect.available_delta:
-        shape = "nothing"
-    elif not effect.held_delta and effect.available_delta > 0:
-        shape = "credit"
-    else:
-        shape = "any"
-    params = {
-        **row,
-        "held_kind": _KINDS[LedgerEntry.Bucket.HELD, effect.held_delta > 0],
-        "available_kind": _KINDS[LedgerEntry.Bucket.AVAILABLE, effect.available_delta > 0],
-        "held_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.HELD) for c in chain],
-        "available_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in chain],
-    }
-    return await db.fetchone(statements[shape], params) is not None
+_LOG_DELIVERY_SQL = """
+INSERT INTO offer_deliveries (
+    integration_id, method, path, query, source_ip, verdict, message, transaction_id, user_id,
+    response_status, response_body
+)
+VALUES (
+    %(integration)s, %(method)s, %(path)s, %(query)s, %(source_ip)s, %(verdict)s, %(message)s,
+    %(delivery_transaction_id)s, %(delivery_user)s, %(response_status)s, %(response_body)s
+)
+"""
 
 
 def _delivery_row(

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from catalog.models import StoreApp
 from catalog.services import hash_secret
-from ledger.services import credit_clauses
 from postbacks.models import UserPostback
 from rewardhub.db import Database
 from rewardhub.errors import Refused, unauthorized
@@ -81,8 +80,12 @@ async def record_partner_postback(
     return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
 
 
-# Columns every lookup returns, in this order; see _target.
-_TARGET_SQL = """
+# The target lookup (its columns, in this order, are what _target checks), the secret's last-use stamp, the postback
+# insert and the credit, as one statement. The INSERT only runs for a valid request, ON CONFLICT makes the first of
+# any number of copies the only one that reaches the credit, and ledger_post (the ledger's posting rule, ledger
+# migration 0007) writes the balance and its entry, whose key makes a second credit of the postback impossible.
+_RECORD_SQL = """
+WITH target AS (
     SELECT s.id AS secret_id, a.pid AS secret_pid, g.id AS game_pk, g.active AS game_active,
            u.id AS user_id, u.coins, u.device_id, u.banned_at IS NOT NULL AS banned,
            s.last_used_at IS NULL OR s.last_used_at < %(touch_cutoff)s AS stale_last_use
@@ -91,13 +94,7 @@ _TARGET_SQL = """
     LEFT JOIN reward_games g ON g.gid = %(gid)s
     LEFT JOIN users u ON u.id = %(uid)s AND u.store_app_id = a.id
     WHERE s.secret_hash = %(secret_hash)s AND s.revoked_at IS NULL
-"""
-
-# The target lookup, the secret's last-use stamp, the postback insert and the credit, as one statement.
-# The INSERT only runs for a valid request, ON CONFLICT makes the first of any number of copies the only
-# one that reaches the credit, and the ledger clauses write the balance and its entry.
-_RECORD_SQL = f"""
-WITH target AS ({_TARGET_SQL}),
+),
 touched AS (
     -- SKIP LOCKED: when concurrent postbacks all find the stamp stale, one writes it and none waits for
     -- another's row lock (waiting here, while holding the user's row, could deadlock two requests).
@@ -111,20 +108,23 @@ posted AS (
     INSERT INTO user_postbacks (user_id, game_id, pid, level_number, awarded, coin_delta, metadata)
     SELECT user_id, game_pk, secret_pid, %(level)s, NOT banned AND %(coins)s > 0,
            CASE WHEN banned THEN 0 ELSE %(coins)s END,
-           CASE WHEN banned THEN %(metadata)s::jsonb || '{{"banned": true}}' ELSE %(metadata)s::jsonb END
+           CASE WHEN banned THEN %(metadata)s::jsonb || '{"banned": true}' ELSE %(metadata)s::jsonb END
     FROM target
     WHERE secret_pid = %(pid)s AND game_active AND user_id IS NOT NULL
     ON CONFLICT (user_id, game_id, level_number) DO NOTHING
     RETURNING id, user_id, coin_delta
 ),
 credit AS (
-    SELECT user_id, coin_delta AS amount, 'partner_postback' AS kind,
-           'partner_postback:' || id AS key, 'user_postbacks:' || id AS reference
-    FROM posted WHERE coin_delta > 0
-),
-{credit_clauses("credit")}
-SELECT target.*, posted.id, ledger_entry.balance_after
-FROM target LEFT JOIN posted ON true LEFT JOIN ledger_entry ON true
+    -- Not a data-modifying CTE: it runs because the final SELECT reads it.
+    SELECT entry.balance_after
+    FROM posted CROSS JOIN LATERAL ledger_post(
+        user_id => posted.user_id, amount => posted.coin_delta, kind => 'partner_postback', bucket => 'available',
+        key => 'partner_postback:' || posted.id, reference => 'user_postbacks:' || posted.id
+    ) AS entry
+    WHERE posted.coin_delta > 0
+)
+SELECT target.*, posted.id, credit.balance_after
+FROM target LEFT JOIN posted ON true LEFT JOIN credit ON true
 """
 
 

@@ -1,9 +1,11 @@
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
-from ledger.models import BanRecord, LedgerEntry
+from ledger.models import BanRecord, LedgerEntry, RewardUser
 from ledger.services import adjust_balance, post_entry, set_ban
 from ledger.tests.factories import RewardUserFactory
 
@@ -23,6 +25,32 @@ def test_post_entry_moves_the_balance_and_records_it():
     user.refresh_from_db()
     assert user.coins == -20  # reversals may go negative; never clamped
     assert entry.balance_after == -20
+
+
+def test_post_entry_returns_the_entry_as_stored(staff):
+    user = RewardUserFactory()
+    hold = post_entry(user_id=user.pk, amount=40, kind="offer_hold", key="h", reference="test", bucket="held")
+    entry = post_entry(
+        user_id=user.pk,
+        amount=-40,
+        kind="offer_hold_release",
+        key="r",
+        reference="test",
+        bucket="held",
+        reverses=hold,
+        created_by=staff,
+        note="why",
+    )
+
+    stored = LedgerEntry.objects.values().get(pk=entry.pk)
+    assert stored == {field.attname: getattr(entry, field.attname) for field in LedgerEntry._meta.concrete_fields}
+    assert (stored["balance_after"], stored["reverses_id"], stored["created_by_id"]) == (0, hold.pk, staff.pk)
+
+
+def test_post_entry_for_an_unknown_user_writes_nothing():
+    with pytest.raises(RewardUser.DoesNotExist), transaction.atomic():
+        post_entry(user_id=uuid.uuid4(), amount=5, kind="adjustment", key="k", reference="test")
+    assert not LedgerEntry.objects.exists()
 
 
 def test_same_key_twice_raises_and_leaves_the_balance_alone():

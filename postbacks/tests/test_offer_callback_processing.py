@@ -5,12 +5,14 @@ failed one too."""
 import dataclasses
 
 import pytest
+from django.db import connection
 
 from catalog.tests.factories import StoreAppFactory
-from ledger.services import set_ban
+from ledger.models import LedgerEntry
+from ledger.services import post_entry, set_ban
 from ledger.tests.factories import RewardUserFactory
 from postbacks import offers
-from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
+from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration, conversion_entry_key
 from postbacks.tests.offer_factories import (
     BITLABS_SECRET,
     USER_ID,
@@ -188,3 +190,34 @@ def test_a_completion_after_its_pending_releases_the_hold(app, user):
 
     assert response.json()["message"] == "Credited"
     assert balances(user) == (41, 0)
+
+
+def test_a_completion_after_its_pending_records_each_balance_after_its_own_move(app, user):
+    warmed(app)
+    Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="PENDING"))
+    hold = LedgerEntry.objects.get(bucket="held")
+
+    Client().get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
+
+    completion = OfferConversion.objects.get(transaction_id="o-1", outcome="credited")
+    moved = {e.bucket: (e.amount, e.balance_after, e.reverses_id) for e in completion.ledger_entries()}
+    assert moved == {"held": (-40, 0, hold.pk), "available": (40, 41, None)}
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as served: the failed statement rolls back alone
+def test_a_ledger_key_already_taken_fails_the_whole_event(app, user):
+    warmed(app)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('offer_conversions', 'id'))")
+        (taken,) = cursor.fetchone()
+    post_entry(
+        user_id=user.pk, amount=5, kind="adjustment", key=conversion_entry_key(taken + 1, "available"), reference="t"
+    )
+    conversions = OfferConversion.objects.count()
+
+    response = Client(raise_request_exception=False).get(bitlabs_offer("bl", "o-1", "40", offer_state="COMPLETED"))
+
+    assert response.status_code == 500
+    assert OfferConversion.objects.count() == conversions
+    assert balances(user) == (6, 0)
+    assert OfferDelivery.objects.latest("id").verdict == "received"  # logged as failed: the network retries
