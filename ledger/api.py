@@ -2,20 +2,24 @@
 
 from urllib.parse import quote
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from catalog.models import RewardGame
 from catalog.selectors import installable_games
-from ledger.authentication import AppTokenAuthentication, IsActiveAppUser
+from ledger.authentication import INVALID_TOKEN_MESSAGE, AppTokenAuthentication, IsActiveAppUser
 from ledger.models import LedgerEntry, RewardUser
 from ledger.selectors import user_entries
-from ledger.services import InstallNotVerified, register_app_user
+from ledger.services import InstallNotVerified, register_app_user, token_holder, user_banned
 from rewardhub import auth_throttle
+from rewardhub.db import DJANGO_DB, Database, run_now
+from rewardhub.errors import error_body, json_api_status
 from rewardhub.inputs import LimitedJSONParser, StrictSerializer, reject_repeated_query_params
 from rewardhub.schema import error_responses
 
@@ -127,7 +131,55 @@ class AppApi(APIView):
     permission_classes = [IsActiveAppUser]
 
 
+# The call every app launch makes, served in the fast lane (settings.HOT_PATHS): `respond` answers the app's plain
+# GET with one statement (token_holder), as DRF answers it, without DRF's request wrapping, negotiation, serializer
+# and ORM, or Django's middleware. DRF keeps the schema and every other request (OPTIONS, other methods, a query
+# string, an Accept header other than JSON's), answered by its own dispatch unchanged. (Comments, not a docstring:
+# DRF would publish a docstring in OPTIONS answers and the schema.)
 class AppMeApi(AppApi):
+    def dispatch(self, request, *args, **kwargs):
+        return run_now(self.respond(request, DJANGO_DB))
+
+    async def respond(self, request, db: Database) -> HttpResponse:
+        """Every method, under either server (rewardhub.db)."""
+        if not is_plain_read(request.META):
+            return await db.orm(self.drf_dispatch, request)
+        response = await self.read_me(request, db)
+        response["Allow"] = ALLOWED_METHODS
+        return response
+
+    async def read_me(self, request, db: Database) -> HttpResponse:
+        """AppTokenAuthentication and IsActiveAppUser, in their order, then `get`."""
+        scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return app_unauthorized(exceptions.NotAuthenticated())
+        ip = auth_throttle.client_ip(request)
+        if retry_after := await auth_throttle.ais_blocked("app", ip):
+            throttled = auth_throttle.throttled(retry_after)
+            response = drf_json_response(error_body("throttled", str(throttled.detail)), throttled.status_code)
+            response["Retry-After"] = str(throttled.wait)
+            return response
+        holder = await token_holder(db=db, token=credentials.strip())
+        if holder is None:
+            await auth_throttle.arecord_failure("app", ip)
+            return app_unauthorized(exceptions.AuthenticationFailed(INVALID_TOKEN_MESSAGE))
+        if holder.banned:
+            banned = user_banned()
+            return drf_json_response(error_body(banned.code, banned.message), json_api_status(banned))
+        return drf_json_response(
+            {
+                "id": str(holder.user_id),
+                "coins": holder.coins,
+                "heldCoins": holder.held_coins,
+                "appId": holder.pid,
+                "deviceId": holder.device_id,
+            }
+        )
+
+    def drf_dispatch(self, request) -> HttpResponse:
+        self.setup(request)  # as_view's part, which the fast lane skips: HEAD is served by `get`
+        return super().dispatch(request).render()
+
     @extend_schema(
         operation_id="app_me",
         summary="The user and their available coins",
@@ -136,6 +188,27 @@ class AppMeApi(AppApi):
     )
     def get(self, request):
         return Response(AppUserSchema(request.user).data)
+
+
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"  # what DRF's Allow header says for a view with only `get`
+JSON_ONLY = (None, "*/*", "application/json")  # Accept headers DRF answers with compact JSON
+
+
+def is_plain_read(meta: dict) -> bool:
+    """The request the app sends: GET (or HEAD) without a query string or an Accept other than JSON's."""
+    method, accept = meta["REQUEST_METHOD"], meta.get("HTTP_ACCEPT")
+    return method in ("GET", "HEAD") and not meta.get("QUERY_STRING") and accept in JSON_ONLY
+
+
+def drf_json_response(body: dict, http_status: int = 200) -> HttpResponse:
+    """The bytes DRF's JSONRenderer sends (non-ASCII kept as UTF-8), without a DRF Response."""
+    return HttpResponse(JSONRenderer().render(body), status=http_status, content_type="application/json")
+
+
+def app_unauthorized(error: exceptions.APIException) -> HttpResponse:
+    response = drf_json_response(error_body("unauthorized", str(error.detail)), error.status_code)
+    response["WWW-Authenticate"] = AppTokenAuthentication().authenticate_header(None)
+    return response
 
 
 class AppLedgerEntrySchema(serializers.ModelSerializer):

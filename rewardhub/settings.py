@@ -60,7 +60,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "rewardhub.urls"
 # Nearly all of the traffic: served by rewardhub.hot_paths without the middleware these views have no use for.
-HOT_PATHS = ["partner-postback", "offer-callback", "giveaways:task-callback", "healthz"]
+HOT_PATHS = ["partner-postback", "offer-callback", "giveaways:task-callback", "healthz", "app-me"]
 WSGI_APPLICATION = "rewardhub.wsgi.application"
 APPEND_SLASH = False
 
