@@ -2,20 +2,24 @@
 
 from urllib.parse import quote
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from catalog.models import RewardGame
 from catalog.selectors import installable_games
-from ledger.authentication import AppTokenAuthentication, IsActiveAppUser
+from ledger.authentication import INVALID_TOKEN_MESSAGE, AppTokenAuthentication, IsActiveAppUser
 from ledger.models import LedgerEntry, RewardUser
 from ledger.selectors import user_entries
-from ledger.services import InstallNotVerified, register_app_user
+from ledger.services import InstallNotVerified, register_app_user, token_holder, user_banned
 from rewardhub import auth_throttle
+from rewardhub.db import Database
+from rewardhub.errors import error_body, json_api_status
 from rewardhub.inputs import LimitedJSONParser, StrictSerializer, reject_repeated_query_params
 from rewardhub.schema import error_responses
 
@@ -127,15 +131,86 @@ class AppApi(APIView):
     permission_classes = [IsActiveAppUser]
 
 
+APP_ME_DOCS = extend_schema(
+    operation_id="app_me",
+    summary="The user and their available coins",
+    tags=["Reward app"],
+    auth=[{"AppBearer": []}],  # the fast lane's description has no authentication class to name it
+    responses={200: AppUserSchema, **error_responses(*AUTH_ERRORS)},
+)
+
+
 class AppMeApi(AppApi):
-    @extend_schema(
-        operation_id="app_me",
-        summary="The user and their available coins",
-        tags=["Reward app"],
-        responses={200: AppUserSchema, **error_responses(*AUTH_ERRORS)},
-    )
+    """GET /api/app/me as DRF serves it: every request app_me does not answer itself."""
+
+    @APP_ME_DOCS
     def get(self, request):
         return Response(AppUserSchema(request.user).data)
+
+
+_drf_app_me = AppMeApi.as_view()
+
+
+async def app_me(request, db: Database) -> HttpResponse:
+    """The call every app launch makes, in the fast lane (rewardhub.urls.HOT_PATHS): the app's plain GET is answered
+    with one statement (token_holder), byte for byte as DRF answers it, without DRF's request wrapping,
+    negotiation, serializer and ORM, or Django's middleware. Any other request (OPTIONS, other methods, a query
+    string, an Accept header other than JSON's) goes to AppMeApi, DRF's own answer."""
+    if not is_plain_read(request.META):
+        return await db.orm(lambda: _drf_app_me(request).render())
+    response = await _read_me(request, db)
+    response["Allow"] = ALLOWED_METHODS
+    return response
+
+
+async def _read_me(request, db: Database) -> HttpResponse:
+    """AppTokenAuthentication and IsActiveAppUser, in their order, then AppMeApi.get."""
+    scheme, _, credentials = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return app_unauthorized(exceptions.NotAuthenticated())
+    ip = auth_throttle.client_ip(request)
+    if retry_after := await auth_throttle.ais_blocked("app", ip):
+        throttled = auth_throttle.throttled(retry_after)
+        response = drf_json_response(error_body("throttled", str(throttled.detail)), throttled.status_code)
+        response["Retry-After"] = str(throttled.wait)
+        return response
+    holder = await token_holder(db=db, token=credentials.strip())
+    if holder is None:
+        await auth_throttle.arecord_failure("app", ip)
+        return app_unauthorized(exceptions.AuthenticationFailed(INVALID_TOKEN_MESSAGE))
+    if holder.banned:
+        banned = user_banned()
+        return drf_json_response(error_body(banned.code, banned.message), json_api_status(banned))
+    return drf_json_response(
+        {
+            "id": str(holder.user_id),
+            "coins": holder.coins,
+            "heldCoins": holder.held_coins,
+            "appId": holder.pid,
+            "deviceId": holder.device_id,
+        }
+    )
+
+
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"  # what DRF's Allow header says for a view with only `get`
+JSON_ONLY = (None, "*/*", "application/json")  # Accept headers DRF answers with compact JSON
+
+
+def is_plain_read(meta: dict) -> bool:
+    """The request the app sends: GET (or HEAD) without a query string or an Accept other than JSON's."""
+    method, accept = meta["REQUEST_METHOD"], meta.get("HTTP_ACCEPT")
+    return method in ("GET", "HEAD") and not meta.get("QUERY_STRING") and accept in JSON_ONLY
+
+
+def drf_json_response(body: dict, http_status: int = 200) -> HttpResponse:
+    """The bytes DRF's JSONRenderer sends (non-ASCII kept as UTF-8), without a DRF Response."""
+    return HttpResponse(JSONRenderer().render(body), status=http_status, content_type="application/json")
+
+
+def app_unauthorized(error: exceptions.APIException) -> HttpResponse:
+    response = drf_json_response(error_body("unauthorized", str(error.detail)), error.status_code)
+    response["WWW-Authenticate"] = AppTokenAuthentication().authenticate_header(None)
+    return response
 
 
 class AppLedgerEntrySchema(serializers.ModelSerializer):

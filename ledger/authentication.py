@@ -10,6 +10,8 @@ from ledger.models import AppToken, RewardUser
 from ledger.services import record_app_token_use, user_banned
 from rewardhub import auth_throttle
 
+INVALID_TOKEN_MESSAGE = "Invalid or revoked app token."  # noqa: S105 - a message, not a secret
+
 
 class AppTokenAuthentication(BaseAuthentication):
     """Sets `request.user` to the RewardUser and `request.auth` to the AppToken (one query: token + user + app)."""
@@ -28,7 +30,7 @@ class AppTokenAuthentication(BaseAuthentication):
         )
         if token is None:
             auth_throttle.record_failure("app", ip)
-            raise AuthenticationFailed("Invalid or revoked app token.")  # 401 with WWW-Authenticate
+            raise AuthenticationFailed(INVALID_TOKEN_MESSAGE)  # 401 with WWW-Authenticate
         record_app_token_use(token=token)
         return token.user, token
 

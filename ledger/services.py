@@ -15,6 +15,7 @@ from psycopg.errors import NoDataFound
 from catalog.models import StoreApp
 from catalog.services import SECRET_PREFIX_LENGTH, hash_secret
 from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
+from rewardhub.db import Database
 from rewardhub.errors import Refused
 
 
@@ -227,3 +228,49 @@ def record_app_token_use(*, token: AppToken) -> None:
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= APP_TOKEN_TOUCH_INTERVAL:
         AppToken.objects.filter(pk=token.pk).update(last_used_at=now)
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """The user an app token belongs to, as GET /api/app/me shows them."""
+
+    user_id: uuid.UUID
+    coins: int
+    held_coins: int
+    pid: str
+    device_id: str
+    banned: bool
+
+
+# The token by its hash (a revoked one finds nothing), its user and store app, and the last-use stamp when it is
+# older than APP_TOKEN_TOUCH_INTERVAL: one statement, one round trip. SKIP LOCKED: when concurrent requests all
+# find the stamp stale, one writes it and none waits for another's row lock.
+_TOKEN_HOLDER_SQL = b"""
+WITH holder AS (
+    SELECT t.id AS token_id, t.last_used_at IS NULL OR t.last_used_at < %(touch_cutoff)s AS stale_last_use,
+           u.id AS user_id, u.coins, u.held_coins, a.pid, u.device_id, u.banned_at IS NOT NULL AS banned
+    FROM app_tokens t
+    JOIN users u ON u.id = t.user_id
+    JOIN store_apps a ON a.id = u.store_app_id
+    WHERE t.token_hash = %(token_hash)s AND t.revoked_at IS NULL
+),
+touched AS (
+    UPDATE app_tokens SET last_used_at = now()
+    WHERE id = (
+        SELECT t.id FROM app_tokens t JOIN holder ON t.id = holder.token_id
+        WHERE holder.stale_last_use FOR UPDATE OF t SKIP LOCKED
+    )
+)
+SELECT user_id, coins, held_coins, pid, device_id, banned FROM holder
+"""
+
+
+async def token_holder(*, db: Database, token: str) -> TokenHolder | None:
+    """Who holds this app token, None for an unknown or revoked one; records its use (record_app_token_use's
+    rule, in SQL)."""
+    params = {
+        "token_hash": hash_secret(token),
+        "touch_cutoff": timezone.now() - timedelta(seconds=APP_TOKEN_TOUCH_INTERVAL),
+    }
+    row = await db.fetchone(_TOKEN_HOLDER_SQL, params)
+    return None if row is None else TokenHolder(*row)

@@ -3,13 +3,11 @@ from django.urls import path
 from ledger.api import (
     AppEntryListApi,
     AppGameListApi,
-    AppMeApi,
     AppUserRegisterApi,
 )
 
 urlpatterns = [
     path("users", AppUserRegisterApi.as_view(), name="app-register"),
-    path("me", AppMeApi.as_view(), name="app-me"),
     path("me/entries", AppEntryListApi.as_view(), name="app-entries"),
     path("games", AppGameListApi.as_view(), name="app-games"),
 ]

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from giveaways import api as giveaway_api
+from ledger import api as app_api
 from postbacks import api as partner_api
 from postbacks import offers_api
 from rewardhub.hot_paths import HotPath
@@ -24,6 +25,7 @@ HOT_PATHS = [
     HotPath("api/callbacks/<str:slug>", offers_api.offer_callback, name="offer-callback", docs={"get": offers_api.CALLBACK_DOCS}),
     HotPath("public/v1/giveaway/task/callback", giveaway_api.task_callback, name="giveaway-task-callback", docs={"post": giveaway_api.TASK_CALLBACK_DOCS}),
     HotPath("public/v1/giveaway/player/status", giveaway_api.player_status, name="giveaway-player-status", docs={"post": giveaway_api.PLAYER_STATUS_DOCS}),
+    HotPath("api/app/me", app_api.app_me, name="app-me", docs={"get": app_api.APP_ME_DOCS}),
     HotPath("public/v1/giveaway/prize/callback", giveaway_api.prize_callback, name="giveaway-prize-callback", docs={"post": giveaway_api.PRIZE_CALLBACK_DOCS}),
 ]  # fmt: skip
 

@@ -231,7 +231,7 @@ def test_a_header_named_with_underscores_cannot_pose_as_another_for_django():
     async def scenario():
         async with serving() as app:
             app.django = WSGIMiddleware(remember)
-            return await call(app, "GET", "/api/app/me", headers={"X_Forwarded_For": "203.0.113.9"})
+            return await call(app, "GET", "/api/app/games", headers={"X_Forwarded_For": "203.0.113.9"})
 
     assert asyncio.run(scenario()).status_code == 200
     assert seen["forwarded_for"] is None

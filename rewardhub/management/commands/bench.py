@@ -3,7 +3,7 @@
 Provisions the shared workload (store app `cashgiraffe`, game `my_game`, 10,000 users) through our own code,
 starts gunicorn with the production config and the peer with ../shared/bench/peer.sh, runs wrk against both
 round after round, then measures the other hot paths (BitLabs-style COMPLETED callbacks with valid hashes,
-giveaway task callbacks, GET /api/app/me) and the postback again over 1,000,000 stored rows.
+giveaway task callbacks, GET /api/app/me with a token per user) and the postback again over 1,000,000 stored rows.
 """
 
 import hashlib
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -70,7 +70,7 @@ class Command(BaseCommand):
         scenarios = {
             "BitLabs COMPLETED callback": offer_callbacks(work, users_file, 200_000),
             "giveaway task callback": giveaway_callbacks(work, options["participants"]),
-            "GET /api/app/me": app_me(work),
+            "GET /api/app/me": app_me(work, users_file),
         }
         analyze()
         with gunicorn(options["port"]) as server, peer() as peer_users:
@@ -243,10 +243,16 @@ def giveaway_callbacks(work: Path, participants: int) -> tuple[Path, None]:
     return write_lines(work / "giveaway.txt", lines), None
 
 
-def app_me(work: Path) -> tuple[Path, str]:
-    user = RewardUser.objects.filter(store_app__pid="cashgiraffe").first()
-    token = issue_app_token(user=user)[1]
-    return write_lines(work / "me.txt", ["GET\t/api/app/me\n"]), f"Authorization: Bearer {token}"
+def app_me(work: Path, users_file: Path) -> tuple[Path, None]:
+    """App launches: each request a token of its own user (the workload's users), so lookups spread over their
+    rows and a token's first call in a minute stamps its last use, as launches do; one token would only ever
+    read one row, stamped once."""
+    users = RewardUser.objects.in_bulk(users_file.read_text().split())
+    with transaction.atomic():
+        tokens = [issue_app_token(user=user)[1] for user in users.values()]
+    lines = [f"GET\t/api/app/me\t\tAuthorization: Bearer {token}\n" for token in tokens]
+    random.shuffle(lines)
+    return write_lines(work / "me.txt", lines), None
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
