@@ -22,6 +22,7 @@ from giveaways.models import (
 )
 from giveaways.signing import task_callback_strings
 from giveaways.views import with_track_id
+from rewardhub.admin_export import CsvExportMixin
 
 # Links typed without a scheme are https (Django 6's default, chosen now).
 HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
@@ -186,6 +187,11 @@ class GiveawayAdmin(admin.ModelAdmin):
             services.assign_server_seed(obj)
         super().save_model(request, obj, form, change)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A draw is final: once drawn, the page links to its results instead of offering to draw again.
+        drawn = Draw.objects.filter(giveaway_id=object_id).only("pk").first() if object_id.isdigit() else None
+        return super().change_view(request, object_id, form_url, {"drawn": drawn, **(extra_context or {})})
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
@@ -287,7 +293,7 @@ class TaskProgressInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ParticipantAdmin(CsvExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["email", "track_id", "giveaway", "is_test", "joined_at"]
     list_filter = ["is_test", "giveaway"]
     search_fields = ["email", "=track_id"]
@@ -295,6 +301,30 @@ class ParticipantAdmin(ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = fields
     inlines = [TaskProgressInline]
     list_select_related = ["giveaway"]
+
+
+@admin.register(DrawWinner)
+class DrawWinnerAdmin(CsvExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """Every winner of every draw, for support to follow up deliveries across giveaways."""
+
+    list_display = ["draw_giveaway", "pick", "reward", "participant_email", "track_id", "delivered_at"]
+    list_filter = [("delivered_at", admin.EmptyFieldListFilter), "draw__giveaway"]
+    search_fields = ["participant__email", "=participant__track_id", "draw__giveaway__slug"]
+    list_select_related = ["draw__giveaway", "reward", "participant"]
+    fields = ["draw", "pick", "reward", "participant", "delivered_at"]
+    readonly_fields = fields
+
+    @admin.display(description="giveaway", ordering="draw__giveaway__title")
+    def draw_giveaway(self, obj):
+        return obj.draw.giveaway
+
+    @admin.display(description="email", ordering="participant__email")
+    def participant_email(self, obj):
+        return obj.participant.email
+
+    @admin.display(description="track_id")
+    def track_id(self, obj):
+        return obj.participant.track_id
 
 
 class DrawWinnerInline(ReadOnlyMixin, admin.TabularInline):

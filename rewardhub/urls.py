@@ -9,6 +9,7 @@ from rewardhub.views import HealthzView
 admin.site.site_header = "RewardHub operations"
 admin.site.site_title = "RewardHub"
 admin.site.index_title = "Partners, games, coins and giveaways"
+admin.site.site_url = None  # no public home page: "View site" led to a 404
 
 urlpatterns = [
     path("healthz", HealthzView.as_view(), name="healthz"),

@@ -102,6 +102,27 @@ def test_admin_draw_button_draws_an_ended_giveaway(staff):
     assert Draw.objects.filter(giveaway=giveaway).exists()
 
 
+def test_after_the_draw_the_page_links_to_the_results_instead_of_the_draw_button(staff):
+    giveaway = GiveawayFactory()
+    Giveaway.objects.filter(pk=giveaway.pk).update(
+        starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(hours=1)
+    )
+    before = staff.get(f"/admin/giveaways/giveaway/{giveaway.pk}/change/").content.decode()
+
+    after = staff.post(f"/admin/giveaways/giveaway/{giveaway.pk}/draw/", follow=True).content.decode()
+
+    draw_button = f'href="/admin/giveaways/giveaway/{giveaway.pk}/draw/"'
+    assert draw_button in before
+    assert draw_button not in after
+    assert f'href="/admin/giveaways/draw/{Draw.objects.get().pk}/change/">Draw results' in after
+
+
+def test_the_slug_help_shows_the_public_address_in_full(staff):
+    page = staff.get("/admin/giveaways/giveaway/add/").content.decode()
+
+    assert "the public page is /g/ followed by it, e.g. /g/summer-coupon" in page
+
+
 def test_admin_draw_button_before_the_end_explains_and_draws_nothing(staff):
     giveaway = GiveawayFactory()
 
