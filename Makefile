@@ -13,6 +13,8 @@ $(BIN)/activate: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(BIN)/activate
 
+# Printed links, curls and signed URLs follow HOST/PORT unless PUBLIC_BASE_URL is set (0.0.0.0 is reached at 127.0.0.1).
+run: export PUBLIC_BASE_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 run: $(BIN)/activate
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
