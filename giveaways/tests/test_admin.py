@@ -9,9 +9,16 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from giveaways import fairness
+from giveaways import fairness, services
 from giveaways.models import Draw, Giveaway, GiveawayProject, Participant
-from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory
+from giveaways.tests.factories import (
+    GiveawayFactory,
+    GiveawayProjectFactory,
+    GiveawayRewardFactory,
+    GiveawayTaskFactory,
+    ParticipantFactory,
+    complete_all_tasks,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -216,3 +223,19 @@ def test_tasks_and_rewards_are_frozen_once_drawn(staff, task):
     assert 'name="tasks-0-name"' not in page
     assert 'name="tasks-0-event"' not in page
     assert 'name="rewards-__prefix__-name"' not in page  # the empty form that adding needs
+
+
+def test_support_lists_winners_not_yet_delivered(staff):
+    giveaway = GiveawayFactory()
+    GiveawayTaskFactory(giveaway=giveaway)
+    first, second = ParticipantFactory(giveaway=giveaway), ParticipantFactory(giveaway=giveaway)
+    GiveawayRewardFactory(giveaway=giveaway, winners=2)
+    for participant in (first, second):
+        complete_all_tasks(participant)
+    draw = services.draw_giveaway(giveaway=giveaway, now=giveaway.ends_at + timedelta(minutes=1))
+    draw.winners.filter(participant=first).update(delivered_at=timezone.now())
+
+    page = staff.get("/admin/giveaways/drawwinner/?delivered=no").content.decode()
+
+    assert second.email in page
+    assert first.email not in page
