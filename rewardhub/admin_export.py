@@ -37,7 +37,9 @@ def safe_cell(value) -> str | int | Decimal | float:
         return value
     if isinstance(value, datetime):
         return timezone.localtime(value).isoformat()  # with its UTC offset: no guessing the zone
-    text = strip_tags(str(value))  # list columns may be links
+    text = str(value)
+    if "<" in text:
+        text = strip_tags(text)  # a list column's link; strip_tags on every cell was a third of the export's time
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
@@ -85,11 +87,18 @@ class CsvExportMixin:
         return response
 
     def _csv_lines(self, columns, rows):
+        """The header, then one piece per CHUNK_ROWS rows: a piece per row cost a socket write (and under gunicorn
+        a hop to the event loop) for every row."""
         writer = csv.writer(_Echo())
         # The byte order mark makes Excel read UTF-8 (emails, remarks) instead of the system's code page.
         yield "\ufeff" + writer.writerow([str(label_for_field(name, self.model, self)) for name in columns])
+        lines = []
         for obj in rows:
-            yield writer.writerow([safe_cell(self._csv_value(name, obj)) for name in columns])
+            lines.append(writer.writerow([safe_cell(self._csv_value(name, obj)) for name in columns]))
+            if len(lines) == CHUNK_ROWS:
+                yield "".join(lines)
+                lines = []
+        yield "".join(lines)
 
     def _csv_value(self, name, obj):
         return lookup_field(name, obj, self)[2]  # choices as stored: stable codes for spreadsheets and scripts
