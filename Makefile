@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test soak lint bench stop-db clean
+.PHONY: run test browser soak lint bench stop-db clean
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +15,22 @@ $(BIN)/activate: requirements.txt
 
 # The production application and server (rewardhub.asgi under gunicorn with our worker), one worker that restarts
 # when a source file changes, DEBUG on (static files and media served by Django).
+# Printed links, curls and signed URLs follow HOST/PORT unless PUBLIC_BASE_URL is set (0.0.0.0 is reached at 127.0.0.1).
+run: export PUBLIC_BASE_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 run: $(BIN)/activate
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-1} GUNICORN_BIND=$(HOST):$(PORT) GUNICORN_WORKERS=1 \
 		$(BIN)/gunicorn -c rewardhub/gunicorn.conf.py --reload
 
-test: $(BIN)/activate
+test: $(BIN)/activate browser
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium (Playwright never downloads one); without root they are skipped.
+browser:
+	@command -v chromium >/dev/null || apt-get install -y -qq chromium >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "Chromium could not be installed: the browser tests will be skipped" >&2
 
 # Load, races and faults against a real gunicorn on PostgreSQL (rewardhub/soak); as root it also kills
 # workers and restarts the local PostgreSQL cluster for a few seconds. Prints the reliability figures last.

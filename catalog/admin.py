@@ -1,9 +1,16 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path
 
 from catalog.models import PartnerSecret, RewardGame, StoreApp
 from catalog.services import issue_partner_secret, revoke_partner_secret
+from rewardhub import crypto
 from rewardhub.unlogged import UnloggedStr
+
+# How long the page after "Save" shows a new secret to the operator who created it (a refresh shows it again).
+SECRET_SHOWN_FOR_SECONDS = 10 * 60
 
 
 @admin.register(StoreApp)
@@ -65,12 +72,31 @@ class PartnerSecretAdmin(admin.ModelAdmin):
         obj.pk, obj.prefix, obj._plain_secret = created.pk, created.prefix, plain
 
     def response_add(self, request, obj, post_url_continue=None):
-        """Show the plain secret in this one response; it is stored nowhere, not even in a message."""
+        """Post/redirect/get: refreshing the page that shows the secret must not post the form again (which
+        issued a second secret and lost the first). The plaintext waits for that page in this operator's session,
+        encrypted, for SECRET_SHOWN_FOR_SECONDS; it is logged nowhere and put in no message."""
+        request.session[created_secret_key(obj.pk)] = crypto.encrypt(obj._plain_secret)
+        return redirect("admin:catalog_partnersecret_created", obj.pk)
+
+    def get_urls(self):
+        created = self.admin_site.admin_view(self.created_view)
+        return [path("<int:secret_id>/created/", created, name="catalog_partnersecret_created"), *super().get_urls()]
+
+    def created_view(self, request, secret_id):
+        secret = get_object_or_404(PartnerSecret.objects.select_related("store_app"), pk=secret_id)
+        if not self.has_view_permission(request, secret):
+            raise PermissionDenied
+        token = request.session.get(created_secret_key(secret.pk))
+        plain = token and crypto.decrypt_fresh(token, SECRET_SHOWN_FOR_SECONDS)
+        if token and not plain:
+            del request.session[created_secret_key(secret.pk)]
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "secret": obj,
-            "plain": UnloggedStr(obj._plain_secret),
+            "original": secret,
+            "title": f"Partner API secret created for {secret.store_app.pid}",
+            "plain": UnloggedStr(plain) if plain else None,
+            "shown_for_minutes": SECRET_SHOWN_FOR_SECONDS // 60,
         }
         return TemplateResponse(request, "admin/catalog/partnersecret/created.html", context)
 
@@ -78,3 +104,7 @@ class PartnerSecretAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         revoked = sum(revoke_partner_secret(secret=secret, revoked_by=request.user) for secret in queryset)
         self.message_user(request, f"Revoked {revoked} secret(s).", messages.SUCCESS)
+
+
+def created_secret_key(secret_id: int) -> str:
+    return f"catalog.created_partner_secret.{secret_id}"

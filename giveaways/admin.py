@@ -1,5 +1,6 @@
 """The hosts' console: projects (API key), giveaways with tasks and custom rewards, draws, 'Check API callback'."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -22,9 +23,13 @@ from giveaways.models import (
 )
 from giveaways.signing import task_callback_strings
 from giveaways.views import with_track_id
+from rewardhub.admin_export import CsvExportMixin
 
-# Links typed without a scheme are https (Django 6's default, chosen now).
-HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
+# Links typed without a scheme are https (Django 6's default, chosen now). Plain, narrower inputs in the task and
+# reward tables: the admin's URL widget repeats the link above the field ("Currently: … Change:") and its text
+# inputs are 20em wide, which pushed the tables past 1400 px.
+HTTPS_URLS = {models.URLField: {"assume_scheme": "https", "widget": forms.URLInput(attrs={"size": 28})}}
+COMPACT_ROWS = {**HTTPS_URLS, models.CharField: {"widget": forms.TextInput(attrs={"size": 18})}}
 
 
 class ReadOnlyMixin:
@@ -129,7 +134,7 @@ class DrawnGiveawayLockMixin:
 
 class TaskInline(DrawnGiveawayLockMixin, admin.TabularInline):
     model = GiveawayTask
-    formfield_overrides = HTTPS_URLS
+    formfield_overrides = COMPACT_ROWS
     fields = ["position", "kind", "name", "event", "website_url", "required_amount", "check_callback"]
     readonly_fields = ["check_callback"]
     extra = 0
@@ -144,7 +149,7 @@ class TaskInline(DrawnGiveawayLockMixin, admin.TabularInline):
 
 class RewardInline(DrawnGiveawayLockMixin, admin.TabularInline):
     model = GiveawayReward
-    formfield_overrides = HTTPS_URLS
+    formfield_overrides = COMPACT_ROWS
     fields = ["position", "name", "winners", "image", "tag", "reward_url"]
     extra = 0
 
@@ -185,6 +190,11 @@ class GiveawayAdmin(admin.ModelAdmin):
         if not change:
             services.assign_server_seed(obj)
         super().save_model(request, obj, form, change)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # A draw is final: once drawn, the page links to its results instead of offering to draw again.
+        drawn = Draw.objects.filter(giveaway_id=object_id).only("pk").first() if object_id.isdigit() else None
+        return super().change_view(request, object_id, form_url, {"drawn": drawn, **(extra_context or {})})
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -287,7 +297,7 @@ class TaskProgressInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ParticipantAdmin(CsvExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["email", "track_id", "giveaway", "is_test", "joined_at"]
     list_filter = ["is_test", "giveaway"]
     search_fields = ["email", "=track_id"]
@@ -295,6 +305,43 @@ class ParticipantAdmin(ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = fields
     inlines = [TaskProgressInline]
     list_select_related = ["giveaway"]
+
+
+class DeliveredFilter(admin.SimpleListFilter):
+    title = "delivered by the host"
+    parameter_name = "delivered"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not yet"), ("yes", "Delivered")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(delivered_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(DrawWinner)
+class DrawWinnerAdmin(CsvExportMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """Every winner of every draw, for support to follow up deliveries across giveaways."""
+
+    list_display = ["draw_giveaway", "pick", "reward", "participant_email", "track_id", "delivered_at"]
+    list_filter = [DeliveredFilter, "draw__giveaway"]
+    search_fields = ["participant__email", "=participant__track_id", "draw__giveaway__slug"]
+    list_select_related = ["draw__giveaway", "reward", "participant"]
+    fields = ["draw", "pick", "reward", "participant", "delivered_at"]
+    readonly_fields = fields
+
+    @admin.display(description="giveaway", ordering="draw__giveaway__title")
+    def draw_giveaway(self, obj):
+        return obj.draw.giveaway
+
+    @admin.display(description="email", ordering="participant__email")
+    def participant_email(self, obj):
+        return obj.participant.email
+
+    @admin.display(description="track_id")
+    def track_id(self, obj):
+        return obj.participant.track_id
 
 
 class DrawWinnerInline(ReadOnlyMixin, admin.TabularInline):

@@ -44,7 +44,11 @@ class Giveaway(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     project = models.ForeignKey(GiveawayProject, on_delete=models.PROTECT, related_name="giveaways")
-    slug = models.SlugField(unique=True, help_text="Public address: /g/<slug>.")
+    slug = models.SlugField(
+        unique=True,
+        help_text="Letters, digits and hyphens; the public page is /g/ followed by it, e.g. /g/summer-coupon. "
+        "Fixed once saved.",  # no angle brackets: the admin renders help text as HTML
+    )
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     starts_at = models.DateTimeField()
@@ -252,6 +256,7 @@ class DrawWinner(models.Model):
     class Meta:
         db_table = "giveaway_draw_winners"
         ordering = ["draw", "pick"]
+        verbose_name = "winner"  # "draw winners" read like the admin's button that draws them
         constraints = [
             models.UniqueConstraint(fields=["draw", "participant"], name="uniq_one_reward_per_winner"),
             models.UniqueConstraint(fields=["draw", "pick"], name="uniq_draw_pick"),

@@ -7,6 +7,7 @@ from django.urls import path, reverse
 
 from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
 from ledger.services import RECLAIM_WINDOW, adjust_balance, release_install, revoke_app_token, set_ban
+from rewardhub.admin_export import CsvExportMixin
 from rewardhub.unlogged import UnloggedStr
 
 
@@ -237,7 +238,7 @@ class RewardUserAdmin(admin.ModelAdmin):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "user", "amount", "bucket", "balance_after", "kind", "reference", "created_by"]
     list_filter = ["kind", "bucket", "created_at"]
     search_fields = ["=user__id", "user__device_id", "reference", "key"]

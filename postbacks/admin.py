@@ -14,6 +14,7 @@ from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, Offe
 from postbacks.networks import get_network
 from postbacks.networks.base import Verdict
 from postbacks.offers import mark_reviewed
+from rewardhub.admin_export import CsvExportMixin
 
 FORGERIES_SHOWN_FOR = timedelta(days=30)
 
@@ -134,7 +135,7 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(OfferDelivery)
-class OfferDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferDeliveryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "received_at",
@@ -176,7 +177,7 @@ class OfferDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OfferConversion)
-class OfferConversionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferConversionAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -229,7 +230,7 @@ class ReviewForm(forms.Form):
 
 
 @admin.register(OfferReversal)
-class OfferReversalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferReversalAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Support's queue: reversals, the users they left short, and links to ban or unban them."""
 
     list_display = [

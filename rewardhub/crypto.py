@@ -9,7 +9,7 @@ import base64
 import hashlib
 from functools import cache, lru_cache
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
 
@@ -31,6 +31,14 @@ def decrypt(token: str) -> str:
     """Cached per process by ciphertext (a token always decrypts to the same text): hot paths read the same
     few secrets on every request. The keys are read once per process too, so a rotation restarts workers."""
     return _fernet().decrypt(token.encode()).decode()
+
+
+def decrypt_fresh(token: str, max_age: int) -> str | None:
+    """The plaintext of a token encrypted at most max_age seconds ago, else None (Fernet tokens carry their time)."""
+    try:
+        return _fernet().decrypt(token.encode(), ttl=max_age).decode()
+    except InvalidToken:
+        return None
 
 
 def reencrypt(token: str) -> str:

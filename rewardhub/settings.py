@@ -130,6 +130,7 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "rewardhub.auth_throttle.client_ip"  # honours TRUSTED_PROXY_HOPS like the APIs
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed login, not only the current counters
+AXES_LOCKOUT_CALLABLE = "rewardhub.views.admin_lockout"  # a page saying how long, not axes' bare text
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -228,4 +229,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # django-axes announces itself ("AXES: BEGIN …") at INFO when each process starts: every manage.py command
+    # printed it. Its lockout warnings still show.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }

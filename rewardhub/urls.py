@@ -15,6 +15,7 @@ from rewardhub.views import healthz
 admin.site.site_header = "RewardHub operations"
 admin.site.site_title = "RewardHub"
 admin.site.index_title = "Partners, games, coins and giveaways"
+admin.site.site_url = None  # no public home page: "View site" led to a 404
 
 # The fast lane: served by rewardhub.asgi.application straight from this table, before Django's handler and its
 # middleware (rewardhub.hot_paths says what they keep and why). A route is one line: its path, the view coroutine

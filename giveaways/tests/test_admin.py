@@ -9,9 +9,16 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from giveaways import fairness
+from giveaways import fairness, services
 from giveaways.models import Draw, Giveaway, GiveawayProject, Participant
-from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory
+from giveaways.tests.factories import (
+    GiveawayFactory,
+    GiveawayProjectFactory,
+    GiveawayRewardFactory,
+    GiveawayTaskFactory,
+    ParticipantFactory,
+    complete_all_tasks,
+)
 from rewardhub.testing import Client as ApiClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,6 +108,27 @@ def test_admin_draw_button_draws_an_ended_giveaway(staff):
     staff.post(f"/admin/giveaways/giveaway/{giveaway.pk}/draw/")
 
     assert Draw.objects.filter(giveaway=giveaway).exists()
+
+
+def test_after_the_draw_the_page_links_to_the_results_instead_of_the_draw_button(staff):
+    giveaway = GiveawayFactory()
+    Giveaway.objects.filter(pk=giveaway.pk).update(
+        starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(hours=1)
+    )
+    before = staff.get(f"/admin/giveaways/giveaway/{giveaway.pk}/change/").content.decode()
+
+    after = staff.post(f"/admin/giveaways/giveaway/{giveaway.pk}/draw/", follow=True).content.decode()
+
+    draw_button = f'href="/admin/giveaways/giveaway/{giveaway.pk}/draw/"'
+    assert draw_button in before
+    assert draw_button not in after
+    assert f'href="/admin/giveaways/draw/{Draw.objects.get().pk}/change/">Draw results' in after
+
+
+def test_the_slug_help_shows_the_public_address_in_full(staff):
+    page = staff.get("/admin/giveaways/giveaway/add/").content.decode()
+
+    assert "the public page is /g/ followed by it, e.g. /g/summer-coupon" in page
 
 
 def test_admin_draw_button_before_the_end_explains_and_draws_nothing(staff):
@@ -196,3 +224,19 @@ def test_tasks_and_rewards_are_frozen_once_drawn(staff, task):
     assert 'name="tasks-0-name"' not in page
     assert 'name="tasks-0-event"' not in page
     assert 'name="rewards-__prefix__-name"' not in page  # the empty form that adding needs
+
+
+def test_support_lists_winners_not_yet_delivered(staff):
+    giveaway = GiveawayFactory()
+    GiveawayTaskFactory(giveaway=giveaway)
+    first, second = ParticipantFactory(giveaway=giveaway), ParticipantFactory(giveaway=giveaway)
+    GiveawayRewardFactory(giveaway=giveaway, winners=2)
+    for participant in (first, second):
+        complete_all_tasks(participant)
+    draw = services.draw_giveaway(giveaway=giveaway, now=giveaway.ends_at + timedelta(minutes=1))
+    draw.winners.filter(participant=first).update(delivered_at=timezone.now())
+
+    page = staff.get("/admin/giveaways/drawwinner/?delivered=no").content.decode()
+
+    assert second.email in page
+    assert first.email not in page

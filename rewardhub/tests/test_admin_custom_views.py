@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, reverse
 
+from catalog.services import issue_partner_secret
+from catalog.tests.factories import StoreAppFactory
 from giveaways.models import GiveawayProject
 from giveaways.services import create_test_participant
 from giveaways.tests.factories import GiveawayTaskFactory
@@ -42,6 +44,7 @@ def url_arguments() -> dict[str, object]:
         "task_id": task.pk,
         "track_id": create_test_participant(giveaway=task.giveaway).track_id,
         "user_id": RewardUserFactory().pk,
+        "secret_id": issue_partner_secret(store_app=StoreAppFactory(), label="test")[0].pk,
         "id": get_user_model().objects.create_user("someone", is_staff=True).pk,  # auth's password change page
     }
 
@@ -100,3 +103,15 @@ def test_the_production_application_refuses_the_check_callback_status_page_to_st
     (answer,) = serve((("GET", path), {"headers": {"Cookie": f"sessionid={session}"}}))
 
     assert answer.status_code == 403
+
+
+PAGES = [url for url in CUSTOM_URLS if not url.name.endswith("_export_csv")]
+
+
+@pytest.mark.parametrize("url", PAGES, ids=lambda url: url.name)
+def test_every_custom_page_has_one_heading_and_a_breadcrumb_back_to_its_list(url, url_arguments):
+    page = client_for(is_superuser=True).get(address(url, url_arguments)).content.decode()
+
+    breadcrumbs = page[page.index('<div class="breadcrumbs">') :].split("</div>")[0]
+    assert page.count("<h1") == 1
+    assert breadcrumbs.count("<a ") >= 3  # Home, the app, the list (and the object, when there is one)

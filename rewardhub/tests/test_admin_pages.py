@@ -32,3 +32,10 @@ def test_every_admin_list_and_detail_page_renders(admin_client, model):
     if first is not None:
         detail = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[first.pk])
         assert admin_client.get(detail).status_code == 200
+
+
+def test_the_console_offers_no_view_site_link_to_a_missing_home_page(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+
+    assert "View site" not in page
+    assert Client().get("/").status_code == 404  # there is no public home page to link to
