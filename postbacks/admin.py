@@ -11,9 +11,9 @@ from django.utils.safestring import mark_safe
 
 from ledger.admin import ReadOnlyAdminMixin
 from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, OfferwallIntegration, UserPostback
-from postbacks.networks import get_network
-from postbacks.networks.base import Verdict
-from postbacks.offers import mark_reviewed
+from postbacks.offers.networks import get_network
+from postbacks.offers.networks.base import Verdict
+from postbacks.offers.services import mark_reviewed
 from rewardhub.admin_export import CsvExportMixin
 
 FORGERIES_SHOWN_FOR = timedelta(days=30)

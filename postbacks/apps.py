@@ -6,4 +6,4 @@ class PostbacksConfig(AppConfig):
     verbose_name = "Postbacks and callbacks"
 
     def ready(self):
-        from postbacks import checks  # noqa: F401  (registers the offer networks' deploy checks)
+        from postbacks.offers import checks  # noqa: F401  (registers the offer networks' deploy checks)

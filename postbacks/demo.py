@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from catalog.models import StoreApp
 from postbacks.models import OfferwallIntegration
-from postbacks.networks import get_network
+from postbacks.offers.networks import get_network
 
 
 def seed_offerwall_demo(store_app: StoreApp) -> dict:

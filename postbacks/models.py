@@ -7,8 +7,8 @@ from django.db.models.functions import Now
 
 from catalog.models import RewardGame, StoreApp
 from ledger.models import LedgerEntry, RewardUser
-from postbacks.networks import provider_choices
-from postbacks.networks.base import Action, Verdict
+from postbacks.offers.networks import provider_choices
+from postbacks.offers.networks.base import Action, Verdict
 from rewardhub.crypto import EncryptedTextField
 from rewardhub.ip_allowlist import validate_allowlist
 

@@ -3,7 +3,7 @@
 Services and input parsing raise `Refused`: what was refused and why, with no HTTP in it. Each API turns it into
 its contract's answer in one place: the partner postback and the reward-app API (DRF) with `refusal_response` /
 `api_exception_handler` and the status table below, the giveaway API with giveaways/codes.py, the offer networks
-with their adapter's reply (postbacks/networks)."""
+with their adapter's reply (postbacks/offers/networks)."""
 
 import json
 import logging

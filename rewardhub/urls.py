@@ -7,8 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from giveaways import api as giveaway_api
 from ledger import api as app_api
-from postbacks import api as partner_api
-from postbacks import offers_api
+from postbacks.offers import api as offers_api
+from postbacks.partner import api as partner_api
 from rewardhub.hot_paths import HotPath
 from rewardhub.views import healthz
 
@@ -34,9 +34,9 @@ urlpatterns = [
     *(hot_path.reversible() for hot_path in HOT_PATHS),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("api/", include("postbacks.urls")),
+    path("api/", include("postbacks.partner.urls")),
     path("api/app/", include("ledger.urls")),
-    path("api/app/", include("postbacks.app_urls")),  # the app's partner postbacks: postbacks builds on ledger
+    path("api/app/", include("postbacks.partner.app_urls")),  # the app's partner postbacks: postbacks builds on ledger
     path("admin/", admin.site.urls),
     path("", include("giveaways.urls")),  # public giveaway pages and the host API (/g/…, /public/v1/…)
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

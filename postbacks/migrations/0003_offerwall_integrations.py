@@ -4,7 +4,7 @@ import django.db.models.deletion
 import django.db.models.functions.datetime
 import rewardhub.ip_allowlist
 import postbacks.models
-import postbacks.networks
+import postbacks.offers.networks
 import rewardhub.crypto
 from decimal import Decimal
 from django.conf import settings
@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
             name='OfferwallIntegration',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(choices=postbacks.networks.provider_choices, max_length=32)),
+                ('provider', models.CharField(choices=postbacks.offers.networks.provider_choices, max_length=32)),
                 ('name', models.CharField(help_text="For operators, e.g. 'BitLabs (Android)'.", max_length=100)),
                 ('slug', models.CharField(default=postbacks.models.new_callback_slug, editable=False, max_length=64, unique=True)),
                 ('secret', rewardhub.crypto.EncryptedTextField(help_text="The network's app secret, used to check signatures. Encrypted at rest.")),

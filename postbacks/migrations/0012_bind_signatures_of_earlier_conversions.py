@@ -9,8 +9,8 @@ BATCH = 2000
 
 
 def bind_earlier_signatures(apps, schema_editor):
-    from postbacks.networks import get_network
-    from postbacks.networks.base import CallbackRequest
+    from postbacks.offers.networks import get_network
+    from postbacks.offers.networks.base import CallbackRequest
 
     OfferConversion = apps.get_model("postbacks", "OfferConversion")
     OfferSignature = apps.get_model("postbacks", "OfferSignature")

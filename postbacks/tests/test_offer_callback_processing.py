@@ -11,8 +11,8 @@ from catalog.tests.factories import StoreAppFactory
 from ledger.models import LedgerEntry
 from ledger.services import post_entry, set_ban
 from ledger.tests.factories import RewardUserFactory
-from postbacks import offers
 from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration, conversion_entry_key
+from postbacks.offers import services as offers
 from postbacks.tests.offer_factories import (
     BITLABS_SECRET,
     USER_ID,

@@ -6,7 +6,7 @@ from django.db import connection
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.tests.factories import RewardUserFactory
-from postbacks import offers
+from postbacks.offers import services as offers
 from postbacks.tests.offer_factories import (
     BITLABS_SECRET,
     USER_ID,

@@ -10,7 +10,7 @@ from ledger.models import LedgerEntry
 from ledger.services import post_entry
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import UserPostback
-from postbacks.services import milestone_coins
+from postbacks.partner.services import milestone_coins
 from rewardhub.testing import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -279,7 +279,7 @@ def test_a_lost_database_on_the_fast_lane_answers_503(partner, monkeypatch):
     async def unreachable(**kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("postbacks.api.record_partner_postback", unreachable)
+    monkeypatch.setattr("postbacks.partner.api.record_partner_postback", unreachable)
     answer = client_postback(partner)
     assert (answer.status_code, answer["Retry-After"]) == (503, "1")
     assert answer.json()["error"] == "service_unavailable"
@@ -289,7 +289,7 @@ def test_a_crash_on_the_fast_lane_is_logged_and_answered_500(partner, monkeypatc
     async def broken(**kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("postbacks.api.record_partner_postback", broken)
+    monkeypatch.setattr("postbacks.partner.api.record_partner_postback", broken)
     with caplog.at_level(logging.ERROR, logger="django.request"):
         answer = client_postback(partner)
     assert answer.status_code == 500

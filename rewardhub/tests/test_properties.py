@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from giveaways import fairness, signing
 from giveaways.api import MAX_RUNNING_TOTAL, SignedTrackIdRequest, TaskCallbackRequest
 from ledger.api import RegisterRequestSchema
-from postbacks.app_api import AckRequestSchema
 from postbacks.models import MAX_LEVEL
-from postbacks.networks.base import BanEvent, CallbackRequest, ConversionEvent, InvalidCallback
-from postbacks.networks.bitlabs import NETWORK as BITLABS
-from postbacks.networks.wannads import NETWORK as WANNADS
-from postbacks.parsing import parse_partner_postback
+from postbacks.offers.networks.base import BanEvent, CallbackRequest, ConversionEvent, InvalidCallback
+from postbacks.offers.networks.bitlabs import NETWORK as BITLABS
+from postbacks.offers.networks.wannads import NETWORK as WANNADS
+from postbacks.partner.app_api import AckRequestSchema
+from postbacks.partner.parsing import parse_partner_postback
 from rewardhub.errors import Refused, json_api_status
 from rewardhub.inputs import load_json_object, unique_params
 

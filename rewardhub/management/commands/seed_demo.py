@@ -12,7 +12,7 @@ from ledger.demo import seed_app_demo
 from ledger.models import RewardUser
 from postbacks.demo import seed_offerwall_demo
 from postbacks.models import UserPostback
-from postbacks.services import MILESTONE_EVERY
+from postbacks.partner.services import MILESTONE_EVERY
 
 DEMO_PID = "cashgiraffe"
 DEMO_GID = "my_game"

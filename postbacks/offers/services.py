@@ -30,8 +30,8 @@ from django.utils import timezone
 
 from ledger.models import LedgerEntry, RewardUser
 from postbacks.models import CONVERSION_ENTRY_KEY, OfferConversion, conversion_entry_key
-from postbacks.networks import get_network
-from postbacks.networks.base import (
+from postbacks.offers.networks import get_network
+from postbacks.offers.networks.base import (
     Action,
     BanEvent,
     CallbackRequest,

@@ -1,5 +1,5 @@
 """What every offer-network adapter provides: verify a callback, parse it into one normalized event,
-and answer in the network's own format. The service (`postbacks.offers`) does everything else."""
+and answer in the network's own format. The service (`postbacks.offers.services`) does everything else."""
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -60,7 +60,7 @@ class ConversionEvent:
     amount: Decimal  # in the network's currency, signed as the network sent it
     amount_received: str
     original_transaction_id: str  # the transaction this event is about (itself, or `ref` for a reconciliation)
-    signature: str  # as sent, lowercase: bound to this transaction and amount once accepted (postbacks.offers)
+    signature: str  # as sent, lowercase: bound to this transaction and amount once accepted (postbacks.offers.services)
     debug: bool = False
     details: dict = field(default_factory=dict)
 
@@ -85,7 +85,7 @@ class InvalidCallback(Exception):
 
 
 class OfferNetwork(ABC):
-    """Subclass per network and expose an instance as `NETWORK` in `postbacks/networks/<name>.py`."""
+    """Subclass per network and expose an instance as `NETWORK` in `postbacks/offers/networks/<name>.py`."""
 
     name: str  # stored on the integration; never change it once integrations use it
     label: str

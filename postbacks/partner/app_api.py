@@ -1,5 +1,5 @@
 """The reward app's view of partner postbacks: the levels its user reached that it has not applied yet, and
-acknowledging them. Routed under /api/app/ (postbacks.app_urls) beside the ledger's app API, which it builds on."""
+acknowledging them. Routed under /api/app/ (partner.app_urls) beside the ledger's app API, which it builds on."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -7,8 +7,8 @@ from rest_framework.response import Response
 
 from ledger.api import AUTH_ERRORS, LIST_ERRORS, AppApi, AppListApi, NewestFirstPagination
 from postbacks.models import UserPostback
+from postbacks.partner.services import ack_postbacks
 from postbacks.selectors import unapplied_postbacks
-from postbacks.services import ack_postbacks
 from rewardhub.inputs import StrictSerializer
 from rewardhub.schema import error_responses
 

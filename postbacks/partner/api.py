@@ -5,8 +5,8 @@ from rest_framework import serializers
 
 from catalog.selectors import is_valid_partner_secret
 from postbacks.models import MAX_LEVEL
-from postbacks.parsing import MAX_REASON_LENGTH, parse_partner_postback
-from postbacks.services import PostbackOutcome, record_partner_postback
+from postbacks.partner.parsing import MAX_REASON_LENGTH, parse_partner_postback
+from postbacks.partner.services import PostbackOutcome, record_partner_postback
 from rewardhub import auth_throttle
 from rewardhub.db import Database
 from rewardhub.errors import Refused, error_response, json_response, refusal_response, unauthorized

@@ -5,7 +5,7 @@ import hmac
 import json
 import re
 
-from postbacks.networks.base import (
+from postbacks.offers.networks.base import (
     Action,
     BanEvent,
     CallbackRequest,

@@ -4,7 +4,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError, connection
 
 from postbacks.models import OfferwallIntegration
-from postbacks.networks import NETWORKS
+from postbacks.offers.networks import NETWORKS
 
 
 def unguarded_integrations() -> list[OfferwallIntegration]:

@@ -4,7 +4,7 @@ Adding a network is adding one file."""
 import importlib
 import pkgutil
 
-from postbacks.networks.base import OfferNetwork
+from postbacks.offers.networks.base import OfferNetwork
 
 
 def _discover() -> dict[str, OfferNetwork]:

@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 
-from postbacks.networks.base import (
+from postbacks.offers.networks.base import (
     Action,
     CallbackRequest,
     ConversionEvent,
@@ -31,7 +31,7 @@ _STATUS = {
 class Wannads(OfferNetwork):
     name = "wannads"
     label = "Wannads"
-    # No separators: `tx-17` + `1` signs as `tx-1` + `71` would (postbacks.offers refuses the second as forged).
+    # No separators: `tx-17` + `1` signs as `tx-1` + `71` would (offers.services refuses the second as forged).
     signature_covers = "user_id, transaction_id and reward, concatenated without separators"
     unsigned_coin_parameters = ("status",)
 

@@ -6,8 +6,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 
 from postbacks.models import OfferwallIntegration
-from postbacks.networks import get_network
-from postbacks.offers import receive_callback
+from postbacks.offers.networks import get_network
+from postbacks.offers.services import receive_callback
 from rewardhub import auth_throttle
 from rewardhub.db import Database
 from rewardhub.errors import Refused, error_response, refusal_response

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from postbacks.app_api import AppPostbackAckApi, AppPostbackListApi
+from postbacks.partner.app_api import AppPostbackAckApi, AppPostbackListApi
 
 urlpatterns = [
     path("me/postbacks", AppPostbackListApi.as_view(), name="app-postbacks"),
