@@ -16,8 +16,9 @@ from django.test import Client
 
 from catalog.models import PartnerSecret
 from ledger.models import RewardUser
+from rewardhub.testing import Client as ApiClient
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the API answers from the served application
 
 
 def seed() -> dict:
@@ -30,7 +31,7 @@ def postback(demo: dict, level: int):
     partner = demo["partner"]
     body = {"pid": partner["pid"], "uid": demo["user"]["id"], "gid": partner["gid"], "level_number": level}
     headers = {"Authorization": f"Bearer {partner['api_secret']}"}
-    return Client().post("/api/postback", body, content_type="application/json", headers=headers).json()
+    return ApiClient().post("/api/postback", body, content_type="application/json", headers=headers).json()
 
 
 def test_the_printed_postback_credits_coins_on_every_run():
@@ -78,8 +79,8 @@ def send(command: list[str]):
     url = urlsplit(command[-1] if "-d" not in command else command[command.index("-X") + 2])
     path = f"{url.path}?{url.query}" if url.query else url.path
     if "-d" in command:
-        return Client().post(path, command[command.index("-d") + 1], content_type="application/json")
-    return Client().get(path)
+        return ApiClient().post(path, command[command.index("-d") + 1], content_type="application/json")
+    return ApiClient().get(path)
 
 
 def test_signed_examples_credit_the_demo_user_on_every_run():
@@ -112,13 +113,13 @@ def test_manage_py_commands_print_no_log_noise():
 
 @pytest.fixture
 def fake_venv(tmp_path):
-    """`make run` with a python that prints the address it would be told, instead of serving."""
+    """`make run` with a python and a gunicorn that print the address they would be told, instead of serving."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "activate").touch()  # newer than requirements.txt: no install
-    python = bin_dir / "python"
-    python.write_text('#!/bin/sh\necho "$PUBLIC_BASE_URL"\n')
-    python.chmod(0o755)
+    for command in ("python", "gunicorn"):
+        (bin_dir / command).write_text('#!/bin/sh\necho "$PUBLIC_BASE_URL"\n')
+        (bin_dir / command).chmod(0o755)
     return bin_dir
 
 

@@ -69,7 +69,7 @@ def giveaway_curl(giveaway: dict) -> str:
     event = giveaway["events"][0]
     signed = task_callback_strings(track_id=giveaway["track_id"], event=event, value=None, remark=None)[0]
     body = {"track_id": giveaway["track_id"], "event": event, "sign": sign(giveaway["api_key"], signed)}
-    url = settings.PUBLIC_BASE_URL + reverse("giveaways:task-callback")
+    url = settings.PUBLIC_BASE_URL + reverse("giveaway-task-callback")
     return (
         f"curl -X POST {shlex.quote(url)} \\\n"
         "  -H 'Content-Type: application/json' \\\n"
