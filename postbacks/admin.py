@@ -3,8 +3,11 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -14,16 +17,40 @@ from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, Offe
 from postbacks.networks import get_network
 from postbacks.networks.base import Verdict
 from postbacks.offers import mark_reviewed
+from rewardhub.admin_volume import ChoicesListFilter, VolumeAdminMixin
 
 FORGERIES_SHOWN_FOR = timedelta(days=30)
 
 
 @admin.register(UserPostback)
-class UserPostbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "created_at", "user", "game", "pid", "level_number", "awarded", "coin_delta", "applied_at"]
-    list_filter = ["awarded", ("applied_at", admin.EmptyFieldListFilter), "game", "pid", "created_at"]
-    search_fields = ["=user__id", "user__device_id", "game__gid"]
+class UserPostbackAdmin(VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "user_link",
+        "game",
+        "pid",
+        "level_number",
+        "awarded",
+        "coin_delta",
+        "applied_at",
+    ]
+    list_filter = ["awarded", ("applied_at", admin.EmptyFieldListFilter), "game", "created_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["user", "game"]
+    sortable_by = ("id",)
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        return user_link(obj.user)
+
+
+def user_link(user):
+    """Short enough for a list column: the device id, the full id on hover, linking to the user's page."""
+    if user is None:
+        return "-"
+    url = reverse("admin:ledger_rewarduser_change", args=[user.pk])
+    return format_html('<a href="{}" title="{}">{}</a>', url, user.pk, user.device_id[:24])
 
 
 class OfferwallIntegrationForm(forms.ModelForm):
@@ -133,22 +160,34 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
         )
 
 
+class TransactionSearchMixin(VolumeAdminMixin):
+    """A transaction id is found through the (integration, transaction id, …) index: naming every integration
+    (a handful) lets PostgreSQL descend it once per integration instead of scanning the table."""
+
+    def term_query(self, term):
+        query = super().term_query(term)
+        if len(term) > 200:
+            return query
+        integrations = list(OfferwallIntegration.objects.values_list("pk", flat=True))
+        return query | models.Q(integration_id__in=integrations, transaction_id=term)
+
+
 @admin.register(OfferDelivery)
-class OfferDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferDeliveryAdmin(TransactionSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "received_at",
-        "integration",
+        "integration_name",
         "verdict",
         "transaction_id",
-        "user",
+        "user_link",
         "source_ip",
         "response_status",
     ]
-    list_filter = ["verdict", "integration", "received_at", "method"]
-    search_fields = ["transaction_id", "=user__id", "user__device_id", "query", "message"]
+    list_filter = ["verdict", "integration", "received_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["integration", "user"]
-    date_hierarchy = "received_at"
+    sortable_by = ("id",)
     fields = [
         "received_at",
         "integration",
@@ -166,6 +205,14 @@ class OfferDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
+    @admin.display(description="integration")
+    def integration_name(self, obj):
+        return obj.integration.name
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        return user_link(obj.user)
+
     @admin.display(description="ledger entries this delivery produced")
     def entries(self, obj):
         links = (
@@ -176,37 +223,71 @@ class OfferDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OfferConversion)
-class OfferConversionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferConversionAdmin(TransactionSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_at",
-        "integration",
+        "integration_name",
         "transaction_id",
-        "state",
+        "network_state",
         "outcome",
         "coins",
         "available_delta",
         "held_delta",
-        "user",
+        "user_link",
     ]
-    list_filter = ["outcome", "integration", "state", "created_at"]
-    search_fields = ["transaction_id", "original_transaction_id", "=user__id", "user__device_id"]
+    list_filter = ["outcome", "integration", "created_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["integration", "user"]
-    date_hierarchy = "created_at"
+    sortable_by = ("id",)
     readonly_fields = [field.name for field in OfferConversion._meta.fields]
+
+    @admin.display(description="network's state")
+    def network_state(self, obj):
+        """What the network said (its own words); `outcome` is what RewardHub did about it."""
+        return obj.state
+
+    @admin.display(description="integration")
+    def integration_name(self, obj):
+        return obj.integration.name
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        return user_link(obj.user)
 
 
 class ReviewedFilter(admin.SimpleListFilter):
+    """The queue opens on what is left to do; "All" is a choice of its own."""
+
     title = "reviewed"
     parameter_name = "reviewed"
 
     def lookups(self, request, model_admin):
-        return [("no", "Not yet"), ("yes", "Reviewed")]
+        return [("no", "Not yet"), ("yes", "Reviewed"), ("all", "All")]
+
+    def value(self):
+        return super().value() or "no"
+
+    def choices(self, changelist):
+        for value, title in self.lookup_choices:  # no "All" without a parameter: the default is "no"
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
             return queryset.filter(reviewed_at__isnull=self.value() == "no")
         return queryset
+
+
+class ReversalOutcomeFilter(ChoicesListFilter):
+    """Only the outcomes a reversal can have."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+    options = [(outcome.value, outcome.label) for outcome in OfferConversion.REVERSAL_OUTCOMES]
 
 
 class UserBalanceFilter(admin.SimpleListFilter):
@@ -228,8 +309,13 @@ class ReviewForm(forms.Form):
     )
 
 
+def pending_reversals():
+    """Reversals nobody has reviewed yet: a partial index holds exactly these."""
+    return OfferConversion.objects.filter(outcome__in=OfferConversion.REVERSAL_OUTCOMES, reviewed_at__isnull=True)
+
+
 @admin.register(OfferReversal)
-class OfferReversalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferReversalAdmin(VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Support's queue: reversals, the users they left short, and links to ban or unban them."""
 
     list_display = [
@@ -245,10 +331,10 @@ class OfferReversalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "network_ban",
         "reviewed",
     ]
-    list_filter = [ReviewedFilter, UserBalanceFilter, "integration", "outcome", "created_at"]
-    search_fields = ["transaction_id", "original_transaction_id", "=user__id", "user__device_id", "review_note"]
+    list_filter = [ReviewedFilter, UserBalanceFilter, "integration", ReversalOutcomeFilter, "created_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["integration", "user", "reviewed_by"]
-    date_hierarchy = "created_at"
+    sortable_by = ("created_at", "user_balance")
     actions = ["mark_reviewed_action"]
     fields = [
         "created_at",
@@ -279,12 +365,54 @@ class OfferReversalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         since = timezone.now() - FORGERIES_SHOWN_FOR
         forged = OfferDelivery.objects.filter(verdict=Verdict.FORGED, received_at__gte=since).count()
         forged_url = reverse("admin:postbacks_offerdelivery_changelist") + f"?verdict={Verdict.FORGED}"
-        context = {"forged_deliveries": forged, "forged_url": forged_url, "forged_days": FORGERIES_SHOWN_FOR.days}
+        context = {
+            "forged_deliveries": forged,
+            "forged_url": forged_url,
+            "forged_days": FORGERIES_SHOWN_FOR.days,
+            "title": f"Offer reversals to review: {pending_reversals().count()} not yet reviewed",
+        }
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def has_change_permission(self, request, obj=None):
-        # Needed for the review action; the form itself stays read-only.
+        # Reviewing needs it; a reversal itself is never edited, so its page has no Save button (obj given).
+        return obj is None and self.can_review(request)
+
+    def can_review(self, request):
         return request.user.has_perm("postbacks.change_offerconversion")
+
+    def get_urls(self):
+        review = self.admin_site.admin_view(self.review_view)
+        return [path("<int:conversion_id>/review/", review, name="postbacks_offerreversal_review"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(
+            request, object_id, form_url, {"can_review": self.can_review(request), **(extra_context or {})}
+        )
+
+    def review_view(self, request, conversion_id):
+        """Mark one reversal reviewed from its own page, with the note the queue's action asks for."""
+        if not self.can_review(request):
+            raise PermissionDenied
+        reversal = get_object_or_404(self.get_queryset(request).select_related("user", "integration"), pk=conversion_id)
+        if reversal.reviewed_at is not None:
+            self.message_user(request, "This reversal was already reviewed.")
+            return redirect("admin:postbacks_offerreversal_change", reversal.pk)
+        form = ReviewForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            note = form.cleaned_data["note"]
+            mark_reviewed(conversions=self.get_queryset(request).filter(pk=reversal.pk), note=note, staff=request.user)
+            self.log_change(request, reversal, f"Reviewed: {note}")
+            self.message_user(request, "Reversal marked reviewed.")
+            return redirect(reverse("admin:postbacks_offerreversal_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Mark reversal reviewed",
+            "form": form,
+            "queryset": [reversal],
+            "original": reversal,
+        }
+        return TemplateResponse(request, "admin/postbacks/offerreversal/mark_reviewed.html", context)
 
     @admin.display(description="user")
     def user_link(self, obj):

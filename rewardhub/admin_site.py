@@ -18,6 +18,12 @@ class RewardHubAdminSite(AdminSite):
     def admin_view(self, view, cacheable=False):
         return super().admin_view(refusing_nul(view), cacheable)
 
+    def index(self, request, extra_context=None):
+        """The first page is a dashboard: figures support acts on, each linking to its list."""
+        from rewardhub.dashboard import at_a_glance  # spans the apps, which import this module
+
+        return super().index(request, {**at_a_glance(request.user), **(extra_context or {})})
+
 
 class RewardHubAdminConfig(AdminConfig):
     default_site = "rewardhub.admin_site.RewardHubAdminSite"

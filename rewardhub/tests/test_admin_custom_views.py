@@ -17,6 +17,7 @@ from giveaways.services import create_test_participant
 from giveaways.tests.factories import GiveawayTaskFactory
 from ledger.models import RewardUser
 from ledger.tests.factories import RewardUserFactory
+from postbacks.tests.offer_factories import recorded_reversal
 from rewardhub.tests.test_asgi import serve
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,7 @@ def url_arguments() -> dict[str, object]:
         "task_id": task.pk,
         "track_id": create_test_participant(giveaway=task.giveaway).track_id,
         "user_id": RewardUserFactory().pk,
+        "conversion_id": recorded_reversal(RewardUserFactory()).pk,
         "id": get_user_model().objects.create_user("someone", is_staff=True).pk,  # auth's password change page
     }
 
