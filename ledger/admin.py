@@ -188,6 +188,8 @@ class RewardUserAdmin(VolumeAdminMixin, admin.ModelAdmin):
             "entries_page": page,
             "entry_rows": [(entry, reference_link(entry)) for entry in page],
             "ledger_url": reverse("admin:ledger_ledgerentry_changelist") + f"?user__id__exact={object_id}",
+            # Every field of an existing user is read-only: what changes them are the buttons above.
+            **dict.fromkeys(["show_save", "show_save_and_continue", "show_save_and_add_another", "show_delete"], False),
         }
         return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 

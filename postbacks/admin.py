@@ -5,6 +5,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Count
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +19,7 @@ from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, Offe
 from postbacks.networks import get_network
 from postbacks.networks.base import Verdict
 from postbacks.offers import mark_reviewed
+from postbacks.selectors import ACCEPTED_VERDICTS, pending_reversals
 from rewardhub.admin_volume import ChoicesListFilter, VolumeAdminMixin
 
 FORGERIES_SHOWN_FOR = timedelta(days=30)
@@ -94,6 +97,14 @@ def unsigned_risk(network) -> str:
     )
 
 
+def day_ago():
+    return timezone.now() - timedelta(hours=24)
+
+
+def count_of(deliveries):
+    return Coalesce(models.Subquery(deliveries.order_by().values("integration").annotate(n=Count("id")).values("n")), 0)
+
+
 def callback_url(integration: OfferwallIntegration) -> str:
     return settings.PUBLIC_BASE_URL + reverse("offer-callback", args=[integration.slug])
 
@@ -108,8 +119,10 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
         "has_allowlist",
         "store_app",
         "coin_rate",
+        "last_delivery",
+        "accepted_24h",
+        "refused_24h",
         "callback_path",
-        "created_at",
     ]
     list_filter = ["provider", "store_app"]
     search_fields = ["name", "slug"]
@@ -122,6 +135,36 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The provider decides how callbacks are read; changing it would reinterpret the history.
         return [*self.readonly_fields, "provider"] if obj else self.readonly_fields
+
+    def get_queryset(self, request):
+        """Health over the last 24 hours, from the delivery log's received_at index (one day of rows)."""
+        day = OfferDelivery.objects.filter(integration=models.OuterRef("pk"), received_at__gte=day_ago())
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_delivery_at=models.Subquery(day.order_by("-received_at").values("received_at")[:1]),
+                accepted_24h=count_of(day.filter(verdict__in=ACCEPTED_VERDICTS)),
+                refused_24h=count_of(day.exclude(verdict__in=[*ACCEPTED_VERDICTS, Verdict.RECEIVED])),
+            )
+        )
+
+    @admin.display(description="last delivery (24 h)")
+    def last_delivery(self, obj):
+        url = reverse("admin:postbacks_offerdelivery_changelist") + f"?integration__id__exact={obj.pk}"
+        when = f"{obj.last_delivery_at:%Y-%m-%d %H:%M %Z}" if obj.last_delivery_at else "none in 24 h"
+        return format_html('<a href="{}" title="its delivery log">{}</a>', url, when)
+
+    @admin.display(description="accepted (24 h)")
+    def accepted_24h(self, obj):
+        return obj.accepted_24h
+
+    @admin.display(description="refused (24 h)")
+    def refused_24h(self, obj):
+        if not obj.refused_24h:
+            return 0
+        url = reverse("admin:postbacks_offerdelivery_changelist") + f"?integration__id__exact={obj.pk}"
+        return format_html('<a href="{}" style="color: var(--error-fg)"><strong>{}</strong></a>', url, obj.refused_24h)
 
     @admin.display(description="callback path")
     def callback_path(self, obj):
@@ -307,11 +350,6 @@ class ReviewForm(forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), help_text="What you found and decided; recorded with your name."
     )
-
-
-def pending_reversals():
-    """Reversals nobody has reviewed yet: a partial index holds exactly these."""
-    return OfferConversion.objects.filter(outcome__in=OfferConversion.REVERSAL_OUTCOMES, reviewed_at__isnull=True)
 
 
 @admin.register(OfferReversal)

@@ -10,7 +10,7 @@ exact-match on indexed identifiers, each term tried only against the fields whos
 import json
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections, models
 from django.utils.functional import cached_property
@@ -30,7 +30,10 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def planned_rows(self) -> int:
         query = self.object_list.order_by()
-        sql, params = query.query.sql_with_params()
+        try:
+            sql, params = query.query.sql_with_params()
+        except EmptyResultSet:  # a search term that fits no field
+            return 0
         with connections[query.db].cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]

@@ -8,6 +8,7 @@ import hashlib
 import statistics
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -102,6 +103,37 @@ LOAD_SQL = [
 ]
 
 
+LOADED_TABLES = ["users", "offer_deliveries", "offer_conversions", "user_postbacks", "ledger_entries"]
+
+
+@contextmanager
+def indexes_built_after(cursor, tables):
+    """Drop the tables' secondary indexes and unique constraints, load, build them again: one sort per index
+    instead of millions of random inserts. Primary keys stay (the load's joins use them)."""
+    cursor.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid::regclass::text = ANY(%s) AND contype = 'u'",
+        [tables],
+    )
+    constraints = cursor.fetchall()
+    for table, name, _ in constraints:
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) AND indexname NOT LIKE '%%_pkey'",
+        [tables],
+    )
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    yield
+    started = time.monotonic()
+    for _, definition in indexes:
+        cursor.execute(definition)
+    for table, name, definition in constraints:
+        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    print(f"  {len(indexes) + len(constraints)} indexes built in {time.monotonic() - started:.0f} s")
+
+
 class Command(BaseCommand):
     help = "Load the console's volume into this database (empty) and print how long each admin page takes."
 
@@ -144,11 +176,17 @@ class Command(BaseCommand):
         }
         with connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit = off")
-            cursor.execute("SET maintenance_work_mem = '256MB'")
-            for sql in LOAD_SQL:
-                step = time.monotonic()
-                cursor.execute(sql, params)
-                self.stdout.write(f"  {cursor.rowcount:>10,} rows  {time.monotonic() - step:6.1f} s  {sql.split()[2]}")
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            cursor.execute(
+                "SET session_replication_role = replica"
+            )  # rows are consistent by construction: no FK checks
+            with indexes_built_after(cursor, LOADED_TABLES):
+                for sql in LOAD_SQL:
+                    step = time.monotonic()
+                    cursor.execute(sql, params)
+                    rows = cursor.rowcount
+                    self.stdout.write(f"  {rows:>10,} rows  {time.monotonic() - step:6.1f} s  {sql.split()[2]}")
+            cursor.execute("SET session_replication_role = DEFAULT")
             cursor.execute("VACUUM ANALYZE")
         self.stdout.write(f"Loaded in {time.monotonic() - started:.0f} s.\n")
         return staff
@@ -171,7 +209,7 @@ class Command(BaseCommand):
             ("ledger: a user's entries", url("ledger_ledgerentry_changelist") + f"?user__id__exact={heavy.pk}", repeat),
             ("ledger: kind adjustment", url("ledger_ledgerentry_changelist") + "?kind=adjustment", repeat),
             ("ledger: kind offer reversal", url("ledger_ledgerentry_changelist") + "?kind=offer_reversal", repeat),
-            ("ledger: past 7 days", url("ledger_ledgerentry_changelist") + "?created_at__gte=" + week_ago(), repeat),
+            ("ledger: past 7 days", url("ledger_ledgerentry_changelist") + f"?created_at__gte={week_ago()}", repeat),
             ("ledger: page 100", url("ledger_ledgerentry_changelist") + "?p=100", repeat),
             ("ledger entry", url("ledger_ledgerentry_change", heavy.entries.first().pk), repeat),
             ("users list", url("ledger_rewarduser_changelist"), repeat),
@@ -222,4 +260,5 @@ class Command(BaseCommand):
 
 
 def week_ago() -> str:
-    return (timezone.now() - timedelta(days=7)).date().isoformat()
+    """As the date filter's "Past 7 days" sends it."""
+    return (timezone.now() - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
