@@ -358,7 +358,7 @@ class OfferReversalAdmin(VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     list_display = [
         "created_at",
-        "integration",
+        "integration_name",
         "transaction_id",
         "state",
         "outcome",
@@ -454,9 +454,11 @@ class OfferReversalAdmin(VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="user")
     def user_link(self, obj):
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:ledger_rewarduser_change", args=[obj.user_id]), obj.user
-        )
+        return user_link(obj.user)
+
+    @admin.display(description="integration")
+    def integration_name(self, obj):
+        return obj.integration.name
 
     @admin.display(description="balance now", ordering="user__coins")
     def user_balance(self, obj):
