@@ -1,4 +1,5 @@
 import re
+import uuid
 
 from django import forms
 from django.contrib import admin, messages
@@ -182,6 +183,10 @@ class RewardUserAdmin(VolumeAdminMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The ledger is paged here (50 entries a page); the whole history is in the ledger list, filtered."""
+        try:
+            object_id = str(uuid.UUID(object_id))
+        except ValueError:  # Django's own answer: "doesn't exist", back to the list
+            return super().change_view(request, object_id, form_url, extra_context)
         entries = LedgerEntry.objects.filter(user_id=object_id).select_related("created_by").order_by("-id")
         page = Paginator(entries, ENTRIES_PER_USER_PAGE).get_page(request.GET.get("entries_page"))
         context = {

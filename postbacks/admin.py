@@ -373,6 +373,7 @@ class OfferReversalAdmin(VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["integration", "user", "reviewed_by"]
     sortable_by = ("created_at", "user_balance")
+    list_per_page = 50  # each row links its user and their ban: a review batch, not a data dump
     actions = ["mark_reviewed_action"]
     fields = [
         "created_at",

@@ -17,14 +17,20 @@ def unapplied_postbacks(user_id) -> QuerySet[UserPostback]:
 # What every coin source moved in the available balance between two instants. Offer entries name their
 # conversion in `reference` (offer_conversions:<id>), which names the integration. Holds are not issued coins.
 COIN_FLOWS_SQL = """
-    SELECT CASE WHEN e.kind LIKE 'offer%%' THEN 'offer' ELSE e.kind END AS source,
-           c.integration_id,
-           COALESCE(SUM(e.amount) FILTER (WHERE e.amount > 0), 0) AS issued,
-           COALESCE(-SUM(e.amount) FILTER (WHERE e.amount < 0), 0) AS reversed
-    FROM ledger_entries e
-    LEFT JOIN offer_conversions c
-      ON e.kind LIKE 'offer%%' AND c.id = substring(e.reference FROM '^offer_conversions:(\\d+)$')::bigint
-    WHERE e.created_at >= %s AND e.created_at < %s AND e.bucket = 'available'
+    SELECT source, integration_id,
+           COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS issued,
+           COALESCE(-SUM(amount) FILTER (WHERE amount < 0), 0) AS reversed
+    FROM (
+        SELECT e.amount,
+               CASE WHEN e.kind LIKE 'offer%%' THEN 'offer' ELSE e.kind END AS source,
+               -- One primary-key lookup per offer entry (a join would hash every conversion ever recorded).
+               CASE WHEN e.kind LIKE 'offer%%' THEN (
+                   SELECT c.integration_id FROM offer_conversions c
+                   WHERE c.id = substring(e.reference FROM '^offer_conversions:(\\d{1,18})$')::bigint
+               ) END AS integration_id
+        FROM ledger_entries e
+        WHERE e.created_at >= %s AND e.created_at < %s AND e.bucket = 'available'
+    ) flows
     GROUP BY 1, 2
 """
 

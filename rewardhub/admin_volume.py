@@ -28,6 +28,16 @@ class EstimatedCountPaginator(Paginator):
         return self.planned_rows >= EXACT_COUNT_BELOW
 
     @cached_property
+    def at_least(self) -> bool:
+        """The planner expected few rows but there are more: counting stopped at EXACT_COUNT_BELOW."""
+        return not self.estimated and self.capped_count > EXACT_COUNT_BELOW
+
+    @cached_property
+    def capped_count(self) -> int:
+        """An exact count that reads at most one row more than EXACT_COUNT_BELOW, whatever the planner thought."""
+        return self.object_list[: EXACT_COUNT_BELOW + 1].count()
+
+    @cached_property
     def planned_rows(self) -> int:
         query = self.object_list.order_by()
         try:
@@ -43,7 +53,9 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def total(self) -> int:
         """What the page says: the exact count, or the estimate."""
-        return self.planned_rows if self.estimated else self.object_list.count()
+        if self.estimated:
+            return self.planned_rows
+        return min(self.capped_count, EXACT_COUNT_BELOW)
 
     @cached_property
     def count(self) -> int:

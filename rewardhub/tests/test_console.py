@@ -188,6 +188,17 @@ def test_big_lists_say_about_how_many_and_stop_paging_deep(console, user, monkey
     assert paginator.estimated and paginator.num_pages <= 2
 
 
+def test_a_count_the_planner_underestimated_stops_reading_at_its_cap(console, user, monkeypatch):
+    for n in range(5):
+        credit(user, n)
+    monkeypatch.setattr(admin_volume, "EXACT_COUNT_BELOW", 3)
+    monkeypatch.setattr(admin_volume.EstimatedCountPaginator, "planned_rows", 1)
+
+    page = text(console.get(reverse("admin:ledger_ledgerentry_changelist")))
+
+    assert "more than 3 ledger entries" in page
+
+
 def test_a_users_page_shows_fifty_entries_a_page_with_links_to_their_events(console, user):
     for n in range(1, 121):
         credit(user, n)
@@ -201,6 +212,11 @@ def test_a_users_page_shows_fifty_entries_a_page_with_links_to_their_events(cons
     assert f"?user__id__exact={user.pk}" in first.content.decode()
     assert "user_postbacks:1</a>" in last.content.decode() and "page 3 of 3" in text(last)
     assert len(first.content) < 200 * 1024
+
+
+def test_a_users_page_with_a_malformed_id_goes_back_to_the_list(console):
+    response = console.get(reverse("admin:ledger_rewarduser_change", args=["not-a-uuid"]))
+    assert response.status_code == 302
 
 
 def test_a_users_page_has_no_save_button_every_field_being_read_only(console, user):

@@ -10,6 +10,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -70,35 +71,34 @@ LOAD_SQL = [
            %(start)s + i * (%(span)s / %(postbacks)s)
     FROM generate_series(1, %(postbacks)s) i
     """,
-    # The ledger: offer entries for every conversion, staff adjustments, and partner milestones for the rest.
+    # The ledger, in time order as production writes it (ids follow created_at): offer entries for every
+    # conversion, staff adjustments, partner milestones for the rest, and one user with a long history (the
+    # issue's support case).
     """
     INSERT INTO ledger_entries (user_id, amount, kind, bucket, reference, key, balance_after, note, created_at,
                                 created_by_id)
-    SELECT c.user_id, c.available_delta, CASE WHEN c.available_delta > 0 THEN 'offer_credit' ELSE 'offer_reversal' END,
-           'available', 'offer_conversions:' || c.id, 'offer_conversions:' || c.id || ':available', 500, '',
-           c.created_at, NULL
-    FROM offer_conversions c
-    """,
-    """
-    INSERT INTO ledger_entries (user_id, amount, kind, bucket, reference, key, balance_after, note, created_at,
-                                created_by_id)
-    SELECT md5('user' || (1 + i * 7919 %% %(users)s))::uuid, CASE WHEN i %% 2 = 0 THEN 10 ELSE -10 END, 'adjustment',
-           'available', 'staff:' || %(staff)s, 'adjustment:bench-' || i, 500, 'bench correction',
-           %(start)s + i * (%(span)s / 2000), %(staff)s
-    FROM generate_series(1, 2000) i
-    """,
-    """
-    INSERT INTO ledger_entries (user_id, amount, kind, bucket, reference, key, balance_after, note, created_at)
-    SELECT md5('user' || (1 + i %% %(users)s))::uuid, 25, 'partner_postback', 'available', 'user_postbacks:' || i,
-           'partner_postback:' || i, 25 * (1 + i / %(users)s), '', %(start)s + i * (%(span)s / %(partner_entries)s)
-    FROM generate_series(1, %(partner_entries)s) i
-    """,
-    # The support case of the issue: one user with a long history.
-    """
-    INSERT INTO ledger_entries (user_id, amount, kind, bucket, reference, key, balance_after, note, created_at)
-    SELECT md5('user1')::uuid, 25, 'partner_postback', 'available', 'user_postbacks:' || (900000000 + i),
-           'partner_postback:' || (900000000 + i), 25 * i, '', %(start)s + i * (%(span)s / %(heavy)s)
-    FROM generate_series(1, %(heavy)s) i
+    SELECT * FROM (
+        SELECT c.user_id, c.available_delta,
+               CASE WHEN c.available_delta > 0 THEN 'offer_credit' ELSE 'offer_reversal' END, 'available',
+               'offer_conversions:' || c.id, 'offer_conversions:' || c.id || ':available', 500, '', c.created_at,
+               NULL::integer
+        FROM offer_conversions c
+        UNION ALL
+        SELECT md5('user' || (1 + i * 7919 %% %(users)s))::uuid, CASE WHEN i %% 2 = 0 THEN 10 ELSE -10 END,
+               'adjustment', 'available', 'staff:' || %(staff)s, 'adjustment:bench-' || i, 500, 'bench correction',
+               %(start)s + i * (%(span)s / 2000), %(staff)s
+        FROM generate_series(1, 2000) i
+        UNION ALL
+        SELECT md5('user' || (1 + i %% %(users)s))::uuid, 25, 'partner_postback', 'available',
+               'user_postbacks:' || i, 'partner_postback:' || i, 25 * (1 + i / %(users)s), '',
+               %(start)s + i * (%(span)s / %(partner_entries)s), NULL
+        FROM generate_series(1, %(partner_entries)s) i
+        UNION ALL
+        SELECT md5('user1')::uuid, 25, 'partner_postback', 'available', 'user_postbacks:' || (900000000 + i),
+               'partner_postback:' || (900000000 + i), 25 * i, '', %(start)s + i * (%(span)s / %(heavy)s), NULL
+        FROM generate_series(1, %(heavy)s) i
+    ) entries
+    ORDER BY created_at
     """,
 ]
 
@@ -177,6 +177,7 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit = off")
             cursor.execute("SET maintenance_work_mem = '512MB'")
+            cursor.execute("SET work_mem = '256MB'")
             cursor.execute(
                 "SET session_replication_role = replica"
             )  # rows are consistent by construction: no FK checks
@@ -209,7 +210,7 @@ class Command(BaseCommand):
             ("ledger: a user's entries", url("ledger_ledgerentry_changelist") + f"?user__id__exact={heavy.pk}", repeat),
             ("ledger: kind adjustment", url("ledger_ledgerentry_changelist") + "?kind=adjustment", repeat),
             ("ledger: kind offer reversal", url("ledger_ledgerentry_changelist") + "?kind=offer_reversal", repeat),
-            ("ledger: past 7 days", url("ledger_ledgerentry_changelist") + f"?created_at__gte={week_ago()}", repeat),
+            ("ledger: past 7 days", url("ledger_ledgerentry_changelist") + "?" + week_ago(), repeat),
             ("ledger: page 100", url("ledger_ledgerentry_changelist") + "?p=100", repeat),
             ("ledger entry", url("ledger_ledgerentry_change", heavy.entries.first().pk), repeat),
             ("users list", url("ledger_rewarduser_changelist"), repeat),
@@ -261,4 +262,5 @@ class Command(BaseCommand):
 
 def week_ago() -> str:
     """As the date filter's "Past 7 days" sends it."""
-    return (timezone.now() - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    since = (timezone.now() - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return urlencode({"created_at__gte": since.isoformat()})
