@@ -122,8 +122,7 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
         "last_delivery",
         "accepted_24h",
         "refused_24h",
-        "callback_path",
-    ]
+    ]  # the callback URL, long, is on each integration's page with the templates to paste
     list_filter = ["provider", "store_app"]
     search_fields = ["name", "slug"]
     readonly_fields = ["signature_protection", "callback_templates", "created_at"]
@@ -165,10 +164,6 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
             return 0
         url = reverse("admin:postbacks_offerdelivery_changelist") + f"?integration__id__exact={obj.pk}"
         return format_html('<a href="{}" style="color: var(--error-fg)"><strong>{}</strong></a>', url, obj.refused_24h)
-
-    @admin.display(description="callback path")
-    def callback_path(self, obj):
-        return reverse("offer-callback", args=[obj.slug])
 
     @admin.display(boolean=True, description="IP allowlist")
     def has_allowlist(self, obj):
