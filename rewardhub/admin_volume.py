@@ -16,7 +16,7 @@ from django.db import connections, models
 from django.utils.functional import cached_property
 from django.utils.text import smart_split
 
-EXACT_COUNT_BELOW = 10_000  # the planner expects fewer rows: count them exactly
+EXACT_COUNT_BELOW = 1_000  # the planner expects fewer rows: count them exactly (reading at most one more)
 MAX_PAGES = 100  # deeper pages are reached by filtering, not by an OFFSET of millions
 
 
