@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test browser soak lint bench stop-db clean
+.PHONY: run test browser soak lint bench bench-admin stop-db clean
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,12 @@ stop-db:
 
 clean: stop-db
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# The console's pages at volume (10,000,000 ledger entries, 1,000,000 users, 2,000,000 deliveries): loads them
+# into its own database (dropped and re-created; a few minutes) and prints each admin page's server time.
+BENCH_ADMIN_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/rewardhub_bench_admin
+bench-admin: $(BIN)/activate
+	psql -q "$(dir $(BENCH_ADMIN_DATABASE_URL))postgres" -c "DROP DATABASE IF EXISTS $(notdir $(BENCH_ADMIN_DATABASE_URL))" \
+		-c "CREATE DATABASE $(notdir $(BENCH_ADMIN_DATABASE_URL))"
+	DATABASE_URL=$(BENCH_ADMIN_DATABASE_URL) $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_ADMIN_DATABASE_URL) $(BIN)/python manage.py bench_admin $(BENCH_ADMIN_ARGS)

@@ -1,13 +1,17 @@
 """The hosts' console: projects (API key), giveaways with tasks and custom rewards, draws, 'Check API callback'."""
 
+from urllib.parse import urlencode
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from giveaways import selectors, services
 from giveaways.models import (
@@ -174,6 +178,46 @@ class GiveawayAdmin(admin.ModelAdmin):
     ]
     inlines = [TaskInline, RewardInline]
     list_select_related = ["project", "draw"]
+    # Console: how the giveaway is doing, on its own page (read-only, after the editable fields).
+    progress_fields = ["entries", "completions", "winners"]
+
+    def get_fields(self, request, obj=None):
+        return [*super().get_fields(request, obj), *self.progress_fields] if obj else super().get_fields(request, obj)
+
+    @admin.display(description="entries")
+    def entries(self, obj):
+        count = obj.participants.filter(is_test=False).count()
+        url = reverse("admin:giveaways_participant_changelist") + f"?giveaway__id__exact={obj.pk}&is_test__exact=0"
+        return format_html('<a href="{}">{} participant(s)</a> (test participants excluded)', url, count)
+
+    @admin.display(description="completed every task")
+    def completions(self, obj):
+        return len(selectors.eligible_track_ids(obj))
+
+    @admin.display(description="winners")
+    def winners(self, obj):
+        draw = selectors.draw_of(obj)
+        if draw is None:
+            return "Not drawn yet."
+        rows = draw.winners.select_related("reward", "participant").order_by("pick")
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                '{}: <a href="{}">{}</a>, {}',
+                (
+                    (
+                        winner.reward.name,
+                        reverse("admin:giveaways_participant_change", args=[winner.participant_id]),
+                        winner.participant.email,
+                        f"delivered {winner.delivered_at:%Y-%m-%d %H:%M %Z}"
+                        if winner.delivered_at
+                        else "not delivered yet",
+                    )
+                    for winner in rows
+                ),
+            )
+            or "No winners (no eligible entrant)."
+        )
 
     @admin.display(boolean=True, description="drawn")
     def is_drawn(self, obj):
@@ -181,7 +225,7 @@ class GiveawayAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # The public address and the project (its key signs callbacks) are fixed once participants may hold links.
-        return [*self.readonly_fields, "project", "slug"] if obj else self.readonly_fields
+        return [*self.readonly_fields, "project", "slug", *self.progress_fields] if obj else self.readonly_fields
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj else self.prepopulated_fields
@@ -301,10 +345,27 @@ class ParticipantAdmin(CsvExportMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["email", "track_id", "giveaway", "is_test", "joined_at"]
     list_filter = ["is_test", "giveaway"]
     search_fields = ["email", "=track_id"]
-    fields = ["giveaway", "email", "track_id", "is_test", "joined_at"]
+    fields = ["giveaway", "email", "track_id", "is_test", "joined_at", "personal_link", "claim_link"]
     readonly_fields = fields
     inlines = [TaskProgressInline]
     list_select_related = ["giveaway"]
+
+    @admin.display(description="personal link")
+    def personal_link(self, obj):
+        """What support sends a participant who lost their page: it shows their progress."""
+        return public_link(obj, "giveaways:page")
+
+    @admin.display(description="claim link")
+    def claim_link(self, obj):
+        win = selectors.win_of(obj)
+        note = f"won {win.reward.name}" if win else "shows the reward only if they win"
+        return format_html("{} ({})", public_link(obj, "giveaways:claim"), note)
+
+
+def public_link(participant, view_name):
+    path = reverse(view_name, args=[participant.giveaway.slug])
+    url = f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'track_id': participant.track_id})}"
+    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
 
 class DeliveredFilter(admin.SimpleListFilter):

@@ -125,3 +125,22 @@ def verify_draw(draw: Draw) -> list[Check]:
         ),
         Check("recomputed winners equal the recorded winners", recomputed == recorded),
     ]
+
+
+@dataclass(frozen=True)
+class RunningGiveaway:
+    giveaway: Giveaway
+    entries: int  # real participants: test participants never enter
+    completions: int  # of them, those who completed every task
+
+
+def running_giveaways(now=None) -> list[RunningGiveaway]:
+    """Live giveaways between their start and end, with their entries and completions, for the console."""
+    now = now or timezone.now()
+    live = Giveaway.objects.filter(status=Giveaway.Status.LIVE, starts_at__lte=now, ends_at__gt=now)
+    running = []
+    for giveaway in live.annotate(task_count=Count("tasks", distinct=True)).order_by("ends_at")[:20]:
+        entrants = Participant.objects.filter(giveaway=giveaway, is_test=False)
+        completed = entrants.annotate(done=Count("progress", filter=Q(progress__completed_at__isnull=False)))
+        running.append(RunningGiveaway(giveaway, entrants.count(), completed.filter(done=giveaway.task_count).count()))
+    return running

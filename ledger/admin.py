@@ -1,14 +1,29 @@
+import re
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import models
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html
 
 from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
 from ledger.services import RECLAIM_WINDOW, adjust_balance, release_install, revoke_app_token, set_ban
 from rewardhub.admin_export import CsvExportMixin
+from rewardhub.admin_volume import ChoicesListFilter, VolumeAdminMixin
 from rewardhub.unlogged import UnloggedStr
+
+ENTRIES_PER_USER_PAGE = 50  # keeps a user's page small (well under 200 KB) whatever their history
+
+# What caused an entry (its `reference`) → the admin page of that event.
+REFERENCE_PAGES = {
+    "user_postbacks": "admin:postbacks_userpostback_change",
+    "offer_conversions": "admin:postbacks_offerconversion_change",
+}
 
 
 class ReadOnlyAdminMixin:
@@ -24,14 +39,25 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class LedgerEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = LedgerEntry
-    fk_name = "user"
-    fields = ["created_at", "amount", "bucket", "balance_after", "kind", "reference", "note", "created_by"]
-    readonly_fields = fields
-    ordering = ["-id"]
-    extra = 0
-    show_change_link = True
+def reference_link(entry: LedgerEntry):
+    """The reference as a link to the event behind the entry (a postback, an offer event, the staff member)."""
+    table, _, event_id = entry.reference.partition(":")
+    if table == "staff":
+        return f"adjustment by {entry.created_by or 'staff'}"
+    try:
+        url = reverse(REFERENCE_PAGES[table], args=[int(event_id)])
+    except (KeyError, ValueError, NoReverseMatch):
+        return entry.reference
+    return format_html('<a href="{}">{}</a>', url, entry.reference)
+
+
+def reference_keys(term: str) -> list[str]:
+    """A reference as support pastes it → the entries' idempotency keys (a unique index; `reference` has none)."""
+    if match := re.fullmatch(r"user_postbacks:(\d{1,18})", term):
+        return [f"partner_postback:{match[1]}"]
+    if match := re.fullmatch(r"offer_conversions:(\d{1,18})", term):
+        return [f"offer_conversions:{match[1]}:{bucket}" for bucket in LedgerEntry.Bucket]
+    return []
 
 
 class BanRecordInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -84,8 +110,14 @@ class BalanceSignFilter(admin.SimpleListFilter):
         return queryset
 
 
+class NetworkBanFilter(ChoicesListFilter):
+    title = "network ban state"
+    parameter_name = "network_ban_state"
+    options = [("BANNED", "Banned by a network"), ("ACTIVE", "Reported active")]
+
+
 @admin.register(RewardUser)
-class RewardUserAdmin(admin.ModelAdmin):
+class RewardUserAdmin(VolumeAdminMixin, admin.ModelAdmin):
     @admin.display(boolean=True, description="banned")
     def is_banned(self, obj):
         return obj.is_banned
@@ -104,10 +136,11 @@ class RewardUserAdmin(admin.ModelAdmin):
         "store_app",
         BalanceSignFilter,
         ("banned_at", admin.EmptyFieldListFilter),
-        "network_ban_state",
+        NetworkBanFilter,
         "created_at",
     ]
-    search_fields = ["=id", "device_id"]
+    exact_search_fields = ("id", "device_id")
+    sortable_by = ("created_at",)
     readonly_fields = [
         "id",
         "coins",
@@ -138,7 +171,7 @@ class RewardUserAdmin(admin.ModelAdmin):
         "network_ban_source",
         "network_ban_updated_at",
     ]
-    inlines = [LedgerEntryInline, BanRecordInline, AppTokenInline]
+    inlines = [BanRecordInline, AppTokenInline]
     list_select_related = ["store_app"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -148,6 +181,23 @@ class RewardUserAdmin(admin.ModelAdmin):
     def install_secret_recorded(self, obj):
         """Without one, re-registering this device needs a valid app token of the user."""
         return bool(obj.install_secret_hash)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The ledger is paged here (50 entries a page); the whole history is in the ledger list, filtered."""
+        try:
+            object_id = str(uuid.UUID(object_id))
+        except ValueError:  # Django's own answer: "doesn't exist", back to the list
+            return super().change_view(request, object_id, form_url, extra_context)
+        entries = LedgerEntry.objects.filter(user_id=object_id).select_related("created_by").order_by("-id")
+        page = Paginator(entries, ENTRIES_PER_USER_PAGE).get_page(request.GET.get("entries_page"))
+        context = {
+            "entries_page": page,
+            "entry_rows": [(entry, reference_link(entry)) for entry in page],
+            "ledger_url": reverse("admin:ledger_ledgerentry_changelist") + f"?user__id__exact={object_id}",
+            # Every field of an existing user is read-only: what changes them are the buttons above.
+            **dict.fromkeys(["show_save", "show_save_and_continue", "show_save_and_add_another", "show_delete"], False),
+        }
+        return super().change_view(request, object_id, form_url, {**context, **(extra_context or {})})
 
     def get_urls(self):
         adjust = self.admin_site.admin_view(self.adjust_balance_view)
@@ -237,13 +287,43 @@ class RewardUserAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/ledger/rewarduser/staff_action.html", context)
 
 
+class KindFilter(ChoicesListFilter):
+    title = "kind"
+    parameter_name = "kind"
+    options = LedgerEntry.Kind.choices
+
+    def queryset(self, request, queryset):
+        queryset = super().queryset(request, queryset)
+        if self.value() == LedgerEntry.Kind.ADJUSTMENT:  # rare among millions: their partial index finds them
+            queryset = queryset.filter(created_by__isnull=False)
+        return queryset
+
+
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "created_at", "user", "amount", "bucket", "balance_after", "kind", "reference", "created_by"]
-    list_filter = ["kind", "bucket", "created_at"]
-    search_fields = ["=user__id", "user__device_id", "reference", "key"]
+class LedgerEntryAdmin(CsvExportMixin, VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "user_link", "amount", "bucket", "balance_after", "kind", "reference_link"]
+    list_filter = [KindFilter, "bucket", "created_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id", "key")
     list_select_related = ["user", "created_by"]
     raw_id_fields = ["user", "reverses"]
+    sortable_by = ("id",)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "user__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    def term_query(self, term):
+        """Also a reference, found through the keys its entries carry."""
+        query = super().term_query(term)
+        return query | models.Q(key__in=keys) if (keys := reference_keys(term)) else query
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        url = reverse("admin:ledger_rewarduser_change", args=[obj.user_id])
+        return format_html('<a href="{}" title="{}">{}</a>', url, obj.user_id, obj.user.device_id[:24])
+
+    @admin.display(description="reference")
+    def reference_link(self, obj):
+        return reference_link(obj)
 
 
 @admin.register(AppToken)

@@ -56,6 +56,16 @@ class RewardUser(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["store_app", "device_id"], name="uniq_user_device_per_app"),
         ]
+        # The console's lists and searches at a million users. None covers `coins`: credits update it, and an
+        # indexed column would stop those updates from being HOT (every index written on every credit).
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="user_recent"),  # the list's order, newest first
+            models.Index(fields=["device_id"], name="user_device_id"),  # support's search across store apps
+            models.Index(fields=["banned_at"], condition=models.Q(banned_at__isnull=False), name="user_banned"),
+            models.Index(
+                fields=["network_ban_state"], condition=~models.Q(network_ban_state=""), name="user_network_ban"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.id} ({self.device_id})"
@@ -140,6 +150,8 @@ class LedgerEntry(models.Model):
             models.Index(
                 fields=["created_by"], condition=models.Q(created_by__isnull=False), name="ledger_entry_created_by"
             ),
+            # Support lists reversals (a few in a thousand entries) newest first.
+            models.Index(fields=["id"], condition=models.Q(kind="offer_reversal"), name="ledger_entry_offer_reversal"),
         ]
         constraints = [
             # A constraint rather than unique=True: no extra LIKE-pattern index on PostgreSQL.

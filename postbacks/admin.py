@@ -3,8 +3,13 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Count
+from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -14,17 +19,42 @@ from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, Offe
 from postbacks.offers.networks import get_network
 from postbacks.offers.networks.base import Verdict
 from postbacks.offers.services import mark_reviewed
+from postbacks.selectors import ACCEPTED_VERDICTS, pending_reversals
 from rewardhub.admin_export import CsvExportMixin
+from rewardhub.admin_volume import ChoicesListFilter, VolumeAdminMixin
 
 FORGERIES_SHOWN_FOR = timedelta(days=30)
 
 
 @admin.register(UserPostback)
-class UserPostbackAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "created_at", "user", "game", "pid", "level_number", "awarded", "coin_delta", "applied_at"]
-    list_filter = ["awarded", ("applied_at", admin.EmptyFieldListFilter), "game", "pid", "created_at"]
-    search_fields = ["=user__id", "user__device_id", "game__gid"]
+class UserPostbackAdmin(VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "user_link",
+        "game",
+        "pid",
+        "level_number",
+        "awarded",
+        "coin_delta",
+        "applied_at",
+    ]
+    list_filter = ["awarded", ("applied_at", admin.EmptyFieldListFilter), "game", "created_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["user", "game"]
+    sortable_by = ("id",)
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        return user_link(obj.user)
+
+
+def user_link(user):
+    """Short enough for a list column: the device id, the full id on hover, linking to the user's page."""
+    if user is None:
+        return "-"
+    url = reverse("admin:ledger_rewarduser_change", args=[user.pk])
+    return format_html('<a href="{}" title="{}">{}</a>', url, user.pk, user.device_id[:24])
 
 
 class OfferwallIntegrationForm(forms.ModelForm):
@@ -68,6 +98,14 @@ def unsigned_risk(network) -> str:
     )
 
 
+def day_ago():
+    return timezone.now() - timedelta(hours=24)
+
+
+def count_of(deliveries):
+    return Coalesce(models.Subquery(deliveries.order_by().values("integration").annotate(n=Count("id")).values("n")), 0)
+
+
 def callback_url(integration: OfferwallIntegration) -> str:
     return settings.PUBLIC_BASE_URL + reverse("offer-callback", args=[integration.slug])
 
@@ -82,9 +120,10 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
         "has_allowlist",
         "store_app",
         "coin_rate",
-        "callback_path",
-        "created_at",
-    ]
+        "last_delivery",
+        "accepted_24h",
+        "refused_24h",
+    ]  # the callback URL, long, is on each integration's page with the templates to paste
     list_filter = ["provider", "store_app"]
     search_fields = ["name", "slug"]
     readonly_fields = ["signature_protection", "callback_templates", "created_at"]
@@ -97,9 +136,35 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
         # The provider decides how callbacks are read; changing it would reinterpret the history.
         return [*self.readonly_fields, "provider"] if obj else self.readonly_fields
 
-    @admin.display(description="callback path")
-    def callback_path(self, obj):
-        return reverse("offer-callback", args=[obj.slug])
+    def get_queryset(self, request):
+        """Health over the last 24 hours, from the delivery log's received_at index (one day of rows)."""
+        day = OfferDelivery.objects.filter(integration=models.OuterRef("pk"), received_at__gte=day_ago())
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_delivery_at=models.Subquery(day.order_by("-received_at").values("received_at")[:1]),
+                accepted_24h=count_of(day.filter(verdict__in=ACCEPTED_VERDICTS)),
+                refused_24h=count_of(day.exclude(verdict__in=[*ACCEPTED_VERDICTS, Verdict.RECEIVED])),
+            )
+        )
+
+    @admin.display(description="last delivery (24 h)")
+    def last_delivery(self, obj):
+        url = reverse("admin:postbacks_offerdelivery_changelist") + f"?integration__id__exact={obj.pk}"
+        when = f"{obj.last_delivery_at:%Y-%m-%d %H:%M %Z}" if obj.last_delivery_at else "none in 24 h"
+        return format_html('<a href="{}" title="its delivery log">{}</a>', url, when)
+
+    @admin.display(description="accepted (24 h)")
+    def accepted_24h(self, obj):
+        return obj.accepted_24h
+
+    @admin.display(description="refused (24 h)")
+    def refused_24h(self, obj):
+        if not obj.refused_24h:
+            return 0
+        url = reverse("admin:postbacks_offerdelivery_changelist") + f"?integration__id__exact={obj.pk}"
+        return format_html('<a href="{}" style="color: var(--error-fg)"><strong>{}</strong></a>', url, obj.refused_24h)
 
     @admin.display(boolean=True, description="IP allowlist")
     def has_allowlist(self, obj):
@@ -134,22 +199,34 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
         )
 
 
+class TransactionSearchMixin(VolumeAdminMixin):
+    """A transaction id is found through the (integration, transaction id, …) index: naming every integration
+    (a handful) lets PostgreSQL descend it once per integration instead of scanning the table."""
+
+    def term_query(self, term):
+        query = super().term_query(term)
+        if len(term) > 200:
+            return query
+        integrations = list(OfferwallIntegration.objects.values_list("pk", flat=True))
+        return query | models.Q(integration_id__in=integrations, transaction_id=term)
+
+
 @admin.register(OfferDelivery)
-class OfferDeliveryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferDeliveryAdmin(CsvExportMixin, TransactionSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "received_at",
-        "integration",
+        "integration_name",
         "verdict",
         "transaction_id",
-        "user",
+        "user_link",
         "source_ip",
         "response_status",
     ]
-    list_filter = ["verdict", "integration", "received_at", "method"]
-    search_fields = ["transaction_id", "=user__id", "user__device_id", "query", "message"]
+    list_filter = ["verdict", "integration", "received_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["integration", "user"]
-    date_hierarchy = "received_at"
+    sortable_by = ("id",)
     fields = [
         "received_at",
         "integration",
@@ -167,6 +244,14 @@ class OfferDeliveryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
+    @admin.display(description="integration")
+    def integration_name(self, obj):
+        return obj.integration.name
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        return user_link(obj.user)
+
     @admin.display(description="ledger entries this delivery produced")
     def entries(self, obj):
         links = (
@@ -177,37 +262,71 @@ class OfferDeliveryAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OfferConversion)
-class OfferConversionAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferConversionAdmin(CsvExportMixin, TransactionSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_at",
-        "integration",
+        "integration_name",
         "transaction_id",
-        "state",
+        "network_state",
         "outcome",
         "coins",
         "available_delta",
         "held_delta",
-        "user",
+        "user_link",
     ]
-    list_filter = ["outcome", "integration", "state", "created_at"]
-    search_fields = ["transaction_id", "original_transaction_id", "=user__id", "user__device_id"]
+    list_filter = ["outcome", "integration", "created_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["integration", "user"]
-    date_hierarchy = "created_at"
+    sortable_by = ("id",)
     readonly_fields = [field.name for field in OfferConversion._meta.fields]
+
+    @admin.display(description="network's state")
+    def network_state(self, obj):
+        """What the network said (its own words); `outcome` is what RewardHub did about it."""
+        return obj.state
+
+    @admin.display(description="integration")
+    def integration_name(self, obj):
+        return obj.integration.name
+
+    @admin.display(description="user")
+    def user_link(self, obj):
+        return user_link(obj.user)
 
 
 class ReviewedFilter(admin.SimpleListFilter):
+    """The queue opens on what is left to do; "All" is a choice of its own."""
+
     title = "reviewed"
     parameter_name = "reviewed"
 
     def lookups(self, request, model_admin):
-        return [("no", "Not yet"), ("yes", "Reviewed")]
+        return [("no", "Not yet"), ("yes", "Reviewed"), ("all", "All")]
+
+    def value(self):
+        return super().value() or "no"
+
+    def choices(self, changelist):
+        for value, title in self.lookup_choices:  # no "All" without a parameter: the default is "no"
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": title,
+            }
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
             return queryset.filter(reviewed_at__isnull=self.value() == "no")
         return queryset
+
+
+class ReversalOutcomeFilter(ChoicesListFilter):
+    """Only the outcomes a reversal can have."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+    options = [(outcome.value, outcome.label) for outcome in OfferConversion.REVERSAL_OUTCOMES]
 
 
 class UserBalanceFilter(admin.SimpleListFilter):
@@ -230,12 +349,12 @@ class ReviewForm(forms.Form):
 
 
 @admin.register(OfferReversal)
-class OfferReversalAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferReversalAdmin(CsvExportMixin, VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Support's queue: reversals, the users they left short, and links to ban or unban them."""
 
     list_display = [
         "created_at",
-        "integration",
+        "integration_name",
         "transaction_id",
         "state",
         "outcome",
@@ -246,10 +365,11 @@ class OfferReversalAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "network_ban",
         "reviewed",
     ]
-    list_filter = [ReviewedFilter, UserBalanceFilter, "integration", "outcome", "created_at"]
-    search_fields = ["transaction_id", "original_transaction_id", "=user__id", "user__device_id", "review_note"]
+    list_filter = [ReviewedFilter, UserBalanceFilter, "integration", ReversalOutcomeFilter, "created_at"]
+    exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["integration", "user", "reviewed_by"]
-    date_hierarchy = "created_at"
+    sortable_by = ("created_at", "user_balance")
+    list_per_page = 50  # each row links its user and their ban: a review batch, not a data dump
     actions = ["mark_reviewed_action"]
     fields = [
         "created_at",
@@ -280,18 +400,62 @@ class OfferReversalAdmin(CsvExportMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         since = timezone.now() - FORGERIES_SHOWN_FOR
         forged = OfferDelivery.objects.filter(verdict=Verdict.FORGED, received_at__gte=since).count()
         forged_url = reverse("admin:postbacks_offerdelivery_changelist") + f"?verdict={Verdict.FORGED}"
-        context = {"forged_deliveries": forged, "forged_url": forged_url, "forged_days": FORGERIES_SHOWN_FOR.days}
+        context = {
+            "forged_deliveries": forged,
+            "forged_url": forged_url,
+            "forged_days": FORGERIES_SHOWN_FOR.days,
+            "title": f"Offer reversals to review: {pending_reversals().count()} not yet reviewed",
+        }
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def has_change_permission(self, request, obj=None):
-        # Needed for the review action; the form itself stays read-only.
+        # Reviewing needs it; a reversal itself is never edited, so its page has no Save button (obj given).
+        return obj is None and self.can_review(request)
+
+    def can_review(self, request):
         return request.user.has_perm("postbacks.change_offerconversion")
+
+    def get_urls(self):
+        review = self.admin_site.admin_view(self.review_view)
+        return [path("<int:conversion_id>/review/", review, name="postbacks_offerreversal_review"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(
+            request, object_id, form_url, {"can_review": self.can_review(request), **(extra_context or {})}
+        )
+
+    def review_view(self, request, conversion_id):
+        """Mark one reversal reviewed from its own page, with the note the queue's action asks for."""
+        if not self.can_review(request):
+            raise PermissionDenied
+        reversal = get_object_or_404(self.get_queryset(request).select_related("user", "integration"), pk=conversion_id)
+        if reversal.reviewed_at is not None:
+            self.message_user(request, "This reversal was already reviewed.")
+            return redirect("admin:postbacks_offerreversal_change", reversal.pk)
+        form = ReviewForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            note = form.cleaned_data["note"]
+            mark_reviewed(conversions=self.get_queryset(request).filter(pk=reversal.pk), note=note, staff=request.user)
+            self.log_change(request, reversal, f"Reviewed: {note}")
+            self.message_user(request, "Reversal marked reviewed.")
+            return redirect(reverse("admin:postbacks_offerreversal_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Mark reversal reviewed",
+            "form": form,
+            "queryset": [reversal],
+            "original": reversal,
+        }
+        return TemplateResponse(request, "admin/postbacks/offerreversal/mark_reviewed.html", context)
 
     @admin.display(description="user")
     def user_link(self, obj):
-        return format_html(
-            '<a href="{}">{}</a>', reverse("admin:ledger_rewarduser_change", args=[obj.user_id]), obj.user
-        )
+        return user_link(obj.user)
+
+    @admin.display(description="integration")
+    def integration_name(self, obj):
+        return obj.integration.name
 
     @admin.display(description="balance now", ordering="user__coins")
     def user_balance(self, obj):

@@ -2,6 +2,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.db.models.functions import Now
 
@@ -42,6 +43,9 @@ class UserPostback(models.Model):
             models.CheckConstraint(condition=models.Q(level_number__gte=1), name="postback_level_positive"),
         ]
         indexes = [
+            # The console's traffic of the last 24 hours. BRIN: a few pages for the whole append-only table,
+            # nearly free to maintain (acknowledging, which sets applied_at, is not HOT anyway: see below).
+            BrinIndex(fields=["created_at"], name="user_postback_created_brin"),
             # The app's sync query: this user's postbacks it has not applied yet, oldest first.
             models.Index(fields=["user", "id"], condition=models.Q(applied_at=None), name="user_postback_unapplied"),
         ]
@@ -92,7 +96,10 @@ class OfferDelivery(models.Model):
     """Every callback an integration received, refused ones included, written with its outcome in the same
     statement (a failed one with verdict `received`), so support sees each attempt."""
 
-    integration = models.ForeignKey(OfferwallIntegration, on_delete=models.PROTECT, related_name="deliveries")
+    # No index of its own: the (integration, transaction id) index starts with it.
+    integration = models.ForeignKey(
+        OfferwallIntegration, on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
     received_at = models.DateTimeField(db_default=Now(), db_index=True)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
@@ -118,10 +125,12 @@ class OfferDelivery(models.Model):
             models.Index(
                 fields=["received_at"], condition=models.Q(verdict=Verdict.FORGED), name="offer_delivery_forged"
             ),
+            # Support's search by transaction id, refused deliveries included (they record no conversion).
+            models.Index(fields=["integration", "transaction_id"], name="offer_delivery_transaction"),
         ]
 
     def __str__(self):
-        return f"{self.method} {self.integration_id} at {self.received_at:%Y-%m-%d %H:%M:%S}: {self.verdict}"
+        return f"Delivery #{self.pk}: {self.get_verdict_display()} at {self.received_at:%Y-%m-%d %H:%M:%S %Z}"
 
     def ledger_entries(self) -> models.QuerySet[LedgerEntry]:
         """The entries its conversion wrote; none when it recorded no conversion."""
@@ -198,6 +207,14 @@ class OfferConversion(models.Model):
             ),
         ]
         indexes = [
+            # The review queue and its count: only unreviewed reversals are in it, a few among millions.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(
+                    outcome__in=["reversed", "released", "nothing_to_reverse"], reviewed_at__isnull=True
+                ),
+                name="offer_conversion_to_review",
+            ),
             models.Index(
                 fields=["reviewed_by"],
                 condition=models.Q(reviewed_by__isnull=False),
@@ -256,3 +273,28 @@ class OfferReversal(OfferConversion):
         proxy = True
         verbose_name = "offer reversal to review"
         verbose_name_plural = "offer reversals to review"
+
+
+class CoinFlowDay(models.Model):
+    """Coins one source issued and took back on one closed UTC day, summed once from the ledger (which is
+    append-only, so a closed day never changes): the console's figures read these instead of millions of entries.
+    `source` is a ledger kind group (partner_postback, adjustment, offer); offers also name their integration."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=32)
+    integration = models.ForeignKey(
+        OfferwallIntegration, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    issued = models.BigIntegerField(default=0)
+    reversed = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "coin_flow_days"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "source", "integration"], name="uniq_coin_flow_day", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.source}: +{self.issued} -{self.reversed}"

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # the console's big figures: 10,000,000
     "axes",
     "rest_framework",
     "drf_spectacular",
@@ -143,6 +144,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["rewardhub.formats"]  # dates with their time zone, sortable: 2026-12-02 16:10:32 UTC
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

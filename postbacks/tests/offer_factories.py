@@ -44,3 +44,32 @@ def wannads_path(slug, user_id=USER_ID, transaction_id="wn-1", reward="100", sta
     signed = f"{params['user_id']}{params['transaction_id']}{params['reward']}{WANNADS_SECRET}"
     params["signature"] = hashlib.md5(signed.encode(), usedforsecurity=False).hexdigest()
     return f"/api/callbacks/{slug}?{urlencode(params)}"
+
+
+def recorded_reversal(user, tx="tx-reversed", outcome="reversed", integration_=None):
+    """A reversal as the callback path records it (delivery, conversion), without going through a network."""
+    from postbacks.models import OfferConversion, OfferDelivery
+
+    integration_ = integration_ or integration(user.store_app, "wannads", f"wn-{uuid.uuid4().hex[:8]}", WANNADS_SECRET)
+    delivery = OfferDelivery.objects.create(
+        integration=integration_,
+        method="GET",
+        path="/api/callbacks/x",
+        verdict="accepted",
+        transaction_id=tx,
+        user=user,
+    )
+    return OfferConversion.objects.create(
+        integration=integration_,
+        transaction_id=tx,
+        state="rejected",
+        user=user,
+        delivery=delivery,
+        action="reverse",
+        original_transaction_id=tx,
+        amount_received="1",
+        coins=100,
+        outcome=outcome,
+        available_delta=-100,
+        chain_position=2,
+    )
