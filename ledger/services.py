@@ -33,7 +33,7 @@ def post_entry(
 ) -> LedgerEntry:
     """Move `amount` coins in one of the user's balances (available by default, or held). `key` is unique:
     posting the same key twice raises IntegrityError and rolls the balance back with it, so a caller bug can
-    never pay twice. The rule itself is the database function ledger_post (migration 0007), which the hot paths
+    never pay twice. The rule itself is the database function ledger_post (migration 0009), which the hot paths
     call inside their own statements."""
     params = {
         "user_id": user_id,

@@ -83,7 +83,7 @@ async def record_partner_postback(
 # The target lookup (its columns, in this order, are what _target checks), the secret's last-use stamp, the postback
 # insert and the credit, as one statement. The INSERT only runs for a valid request, ON CONFLICT makes the first of
 # any number of copies the only one that reaches the credit, and ledger_post (the ledger's posting rule, ledger
-# migration 0007) writes the balance and its entry, whose key makes a second credit of the postback impossible.
+# migration 0009) writes the balance and its entry, whose key makes a second credit of the postback impossible.
 _RECORD_SQL = """
 WITH target AS (
     SELECT s.id AS secret_id, a.pid AS secret_pid, g.id AS game_pk, g.active AS game_active,

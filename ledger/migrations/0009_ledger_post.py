@@ -45,7 +45,7 @@ DROP_LEDGER_POST = "DROP FUNCTION ledger_post(uuid, bigint, text, text, text, te
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0006_install_secret'),
+        ('ledger', '0008_offer_reversal_index'),
     ]
 
     operations = [
