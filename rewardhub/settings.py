@@ -184,6 +184,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON is the only format: `?format=xml` made DRF's negotiation raise Http404 before a renderer was chosen, and
+    # the error then had none to render it (a 500). Without the override the parameter is just ignored.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "rewardhub.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -558,3 +558,14 @@ def test_releasing_an_install_needs_a_reason_and_the_change_permission(app, admi
 
     assert RewardUser.objects.get().reclaimable_until is None
     assert AppToken.objects.filter(revoked_at=None).count() == 1
+
+
+@pytest.mark.parametrize("path", ["/api/app/me", "/api/app/me/entries", "/api/app/me/postbacks", "/api/app/games"])
+@pytest.mark.parametrize("format_", ["xml", "api", "json"])
+def test_a_format_parameter_is_ignored_not_a_server_error(path, format_):
+    token = issue_app_token(user=RewardUserFactory())[1]
+
+    response = Client().get(f"{path}?format={format_}", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
