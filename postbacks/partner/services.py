@@ -75,7 +75,7 @@ async def record_partner_postback(
     postback_id, balance_after = row[-2:]
     if postback_id is None:
         return PostbackOutcome(target, level_number, duplicate=True, coin_delta=0, coins=target.coins)
-    coin_delta = 0 if target.banned else milestone_coins(level_number)
+    coin_delta = 0 if target.banned else params["coins"]
     coins = target.coins if balance_after is None else balance_after
     return PostbackOutcome(target, level_number, duplicate=False, coin_delta=coin_delta, coins=coins)
 
