@@ -104,6 +104,7 @@ class OfferDelivery(models.Model):
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
     query = models.TextField("raw query", blank=True)
+    body = models.TextField(blank=True, db_default="", help_text="As sent, for networks that post a JSON or form body.")
     source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
     verdict = models.CharField(max_length=16, choices=Verdict.choices, default=Verdict.RECEIVED)
     message = models.TextField(blank=True, help_text="Why the verdict, or what the callback did.")
@@ -167,6 +168,10 @@ class OfferConversion(models.Model):
         max_length=200, help_text="The transaction this is about: itself, or the one a reconciliation names."
     )
     amount_received = models.CharField(max_length=40, help_text="In the network's currency, exactly as sent.")
+    payout_usd = models.DecimalField(
+        "payout (USD)", max_digits=14, decimal_places=4, null=True, blank=True,
+        help_text="What the network reported paying for this event, where it sends it.",
+    )
     coins = models.BigIntegerField(help_text="The amount in coins at the integration's rate.")
     outcome = models.CharField(max_length=24, choices=Outcome.choices)
     available_delta = models.BigIntegerField(default=0, help_text="Coins this moved in the available balance.")

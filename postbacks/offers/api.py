@@ -51,7 +51,7 @@ async def offer_callback(request, db: Database, slug: str) -> HttpResponse:
         response["Allow"] = "GET, POST"
         return response
     try:
-        read_limited(request, request.META)  # parameters come in the query; a body has no use but must be small
+        body = read_limited(request, request.META)
     except Refused as refused:
         return refusal_response(refused)
     if "\x00" in slug:  # no integration has one, and PostgreSQL text cannot hold it to look it up
@@ -66,6 +66,8 @@ async def offer_callback(request, db: Database, slug: str) -> HttpResponse:
             method=request.method,
             path=request.path,
             raw_query=get_str_from_wsgi(request.META, "QUERY_STRING", ""),
+            body=body,
+            meta=request.META,
             source_ip=source_ip,
         )
     except TooManyFieldsSent as error:  # refused before anything is read or logged, as a body over the limit

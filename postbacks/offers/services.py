@@ -18,6 +18,7 @@ import json
 import logging
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
@@ -112,6 +113,7 @@ class _Delivery:
     method: str
     path: str
     query: str
+    body: str
     source_ip: str | None
 
 
@@ -123,12 +125,21 @@ _integrations: dict[str, _Integration] = {}
 
 
 async def receive_callback(
-    *, db: Database, slug: str, method: str, path: str, raw_query: str, source_ip: str | None
+    *,
+    db: Database,
+    slug: str,
+    method: str,
+    path: str,
+    raw_query: str,
+    body: bytes,
+    meta: Mapping[str, str],
+    source_ip: str | None,
 ) -> Reply | None:
-    """Process one delivery and log it with its verdict. None when no integration has this slug."""
-    delivery = _Delivery(method, path, raw_query, source_ip)
+    """Process one delivery and log it with its verdict. None when no integration has this slug. `meta` is the
+    request's META, for networks that sign in a header."""
+    delivery = _Delivery(method, path, raw_query, body.decode("utf-8", "replace").replace("\x00", "\ufffd"), source_ip)
     url = f"{settings.PUBLIC_BASE_URL}{path}" + (f"?{raw_query}" if raw_query else "")
-    request = CallbackRequest.of(url, raw_query)
+    request = CallbackRequest.of(url, raw_query, body, meta)
     snapshot = None
     try:
         if (cached := _integrations.get(slug)) and (reply := await _record_first_event(db, cached, request, delivery)):
@@ -446,6 +457,7 @@ async def _record_conversion(
         "action": event.action.value,
         "original": event.original_transaction_id,
         "amount_received": event.amount_received,
+        "payout_usd": event.payout_usd,
         "coins": coins,
         "outcome": effect.outcome,
         "available_delta": effect.available_delta,
@@ -498,21 +510,23 @@ signature AS (
 conversion AS (
     INSERT INTO offer_conversions (
         integration_id, transaction_id, state, user_id, delivery_id, action, original_transaction_id,
-        amount_received, coins, outcome, available_delta, held_delta, details, chain_position, review_note
+        amount_received, payout_usd, coins, outcome, available_delta, held_delta, details, chain_position,
+        review_note
     )
     SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, new_delivery.id, %(action)s, %(original)s,
-           %(amount_received)s, %(coins)s, %(outcome)s, %(available_delta)s, %(held_delta)s, %(details)s,
-           %(chain_position)s, ''
+           %(amount_received)s, %(payout_usd)s, %(coins)s, %(outcome)s, %(available_delta)s, %(held_delta)s,
+           %(details)s, %(chain_position)s, ''
     FROM new_delivery, signature
     ON CONFLICT DO NOTHING
     RETURNING id, delivery_id, user_id
 ),
 delivery AS (
     INSERT INTO offer_deliveries (
-        id, integration_id, method, path, query, source_ip, verdict, message, transaction_id, user_id,
+        id, integration_id, method, path, query, body, source_ip, verdict, message, transaction_id, user_id,
         response_status, response_body
     )
-    SELECT delivery_id, %(integration)s, %(method)s, %(path)s, %(query)s, %(source_ip)s, %(verdict)s, %(message)s,
+    SELECT delivery_id, %(integration)s, %(method)s, %(path)s, %(query)s, %(body)s, %(source_ip)s, %(verdict)s,
+           %(message)s,
            %(delivery_transaction_id)s, %(delivery_user)s, %(response_status)s, %(response_body)s
     FROM conversion
 ),
@@ -541,11 +555,11 @@ _RECORD_SQL_BYTES = _RECORD_SQL.encode()
 
 _LOG_DELIVERY_SQL = """
 INSERT INTO offer_deliveries (
-    integration_id, method, path, query, source_ip, verdict, message, transaction_id, user_id,
+    integration_id, method, path, query, body, source_ip, verdict, message, transaction_id, user_id,
     response_status, response_body
 )
 VALUES (
-    %(integration)s, %(method)s, %(path)s, %(query)s, %(source_ip)s, %(verdict)s, %(message)s,
+    %(integration)s, %(method)s, %(path)s, %(query)s, %(body)s, %(source_ip)s, %(verdict)s, %(message)s,
     %(delivery_transaction_id)s, %(delivery_user)s, %(response_status)s, %(response_body)s
 )
 """
@@ -559,6 +573,7 @@ def _delivery_row(
         "method": delivery.method,
         "path": delivery.path,
         "query": delivery.query,
+        "body": delivery.body,
         "source_ip": delivery.source_ip,
         "verdict": result.verdict.value,
         "message": result.message,

@@ -1,4 +1,5 @@
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -408,3 +409,28 @@ def test_post_is_read_from_the_query_string_like_get(bitlabs, user):
 
     assert response.status_code == 200
     assert balances(user) == (25, 0)
+
+
+def test_form_body_fields_are_not_covered_by_the_url_hash(bitlabs, user):
+    # A captured URL without offer_state, re-sent with `offer_state=RECONCILED` in a form body, must not reverse.
+    path = bitlabs_offer(SLUG, "o-1", "10")
+
+    response = Client().post(path, "offer_state=RECONCILED", "application/x-www-form-urlencoded")
+
+    assert response.status_code == 403
+    assert balances(user) == (0, 0)
+
+
+def test_usd_payout_and_body_are_kept(bitlabs, user):
+    response = Client().post(bitlabs_offer(SLUG, "o-1", "10", raw="0.0125"), "note=\x00é", "text/plain")
+
+    assert response.status_code == 200
+    assert OfferConversion.objects.get().payout_usd == Decimal("0.0125")
+    assert OfferDelivery.objects.get().body == "note=\ufffdé"
+
+
+def test_a_malformed_payout_is_unknown_and_still_credits(bitlabs, user):
+    assert get(bitlabs_offer(SLUG, "o-1", "10", raw="lots")).status_code == 200
+
+    assert OfferConversion.objects.get().payout_usd is None
+    assert balances(user) == (10, 0)

@@ -2,6 +2,7 @@
 and answer in the network's own format. The service (`postbacks.offers.services`) does everything else."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -32,23 +33,40 @@ class Action(StrEnum):
     RECONCILE = "reconcile"  # a signed correction of another transaction: negative reverses, positive re-credits
 
 
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
 @dataclass(frozen=True)
 class CallbackRequest:
     url: str  # the public URL as the network sent it: PUBLIC_BASE_URL + path + "?" + raw query
-    pairs: list[tuple[str, str]]  # every decoded parameter in the order sent, repeats included
+    pairs: list[tuple[str, str]]  # every decoded parameter in the order sent, the query's then a form body's
     params: dict[str, str]  # each parameter's value: the last one if repeated (the service refuses a repeat)
+    body: bytes = b""  # as sent: a network may sign it (AdGem v3's JSON) or post its parameters in it
+    form_fields: int = 0  # how many of `pairs` came from a form body: a signature over the URL does not cover them
+    meta: Mapping[str, str] = field(default_factory=dict)  # the request's META, for networks that sign in a header
 
     @classmethod
-    def of(cls, url: str, raw_query: str) -> "CallbackRequest":
+    def of(cls, url: str, raw_query: str, body: bytes = b"", meta: Mapping | None = None) -> "CallbackRequest":
         """Parameters decoded as Django's QueryDict decodes them (UTF-8 with undecodable bytes as U+FFFD, blank
         values kept, at most DATA_UPLOAD_MAX_NUMBER_FIELDS), into plain lists and dicts: read a few times and never
-        changed, they need none of QueryDict's bookkeeping, which was a third of a callback's Python time."""
+        changed, they need none of QueryDict's bookkeeping, which was a third of a callback's Python time. A form
+        body's fields follow the query's (networks that POST a form: Kiwiwall, Revlum)."""
+        meta = meta or {}
+        form = body if meta.get("CONTENT_TYPE", "").startswith(FORM_CONTENT_TYPE) else b""
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
         try:
             pairs = parse_qsl(raw_query, keep_blank_values=True, max_num_fields=limit)
+            form_pairs = parse_qsl(form.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=limit)
         except ValueError:  # parse_qsl's only error here
             raise TooManyFieldsSent(f"A callback carries at most {limit} parameters.") from None
-        return cls(url, pairs, dict(pairs))
+        if len(pairs) + len(form_pairs) > limit:
+            raise TooManyFieldsSent(f"A callback carries at most {limit} parameters.")
+        pairs += form_pairs
+        return cls(url, pairs, dict(pairs), body, len(form_pairs), meta)
+
+    def header(self, name: str) -> str:
+        """A request header's value ("" when absent), by its HTTP name (`X-Ayetstudios-Security-Hash`)."""
+        return self.meta.get("HTTP_" + name.upper().replace("-", "_"), "")
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,7 @@ class ConversionEvent:
     original_transaction_id: str  # the transaction this event is about (itself, or `ref` for a reconciliation)
     signature: str  # as sent, lowercase: bound to this transaction and amount once accepted (postbacks.offers.services)
     debug: bool = False
+    payout_usd: Decimal | None = None  # what the network says it pays for the event, where it sends it
     details: dict = field(default_factory=dict)
 
 
@@ -93,6 +112,8 @@ class OfferNetwork(ABC):
     # Parameters the signature does not cover that still decide which coins move (Wannads' `status`): whoever
     # saw one callback can replay it with another value, so such a network needs an IP allowlist in production.
     unsigned_coin_parameters: tuple[str, ...] = ()
+    # The addresses the network publishes for its callbacks: a new integration's allowlist starts with them.
+    server_ips: tuple[str, ...] = ()
 
     @property
     def needs_ip_allowlist(self) -> bool:
@@ -149,6 +170,16 @@ def decimal_param(params: dict[str, str], name: str) -> tuple[Decimal, str]:
     if value.adjusted() >= MAX_AMOUNT_DIGITS:
         raise InvalidCallback(f"Parameter '{name}' is out of range, got '{raw}'.")
     return value, raw
+
+
+def optional_payout(params: dict[str, str], name: str) -> Decimal | None:
+    """The USD payout a network reports beside the coins, kept for revenue figures; a missing or malformed one is
+    recorded as unknown rather than refusing the coins it came with."""
+    try:
+        value = Decimal(params.get(name, ""))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and value.adjusted() < 10 else None
 
 
 def optional_details(params: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from postbacks.offers.networks.base import (
     Verdict,
     decimal_param,
     optional_details,
+    optional_payout,
     required,
 )
 
@@ -43,7 +44,7 @@ class BitLabs(OfferNetwork):
 
     def verify(self, request: CallbackRequest, secret: str) -> bool:
         match = _HASH_SUFFIX.search(request.url)
-        if match is None:
+        if match is None or request.form_fields:  # the hash covers the URL only, not a form body's fields
             return False
         signed = request.url[: match.start()]
         expected = hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
@@ -93,6 +94,7 @@ class BitLabs(OfferNetwork):
             original_transaction_id=original,
             signature=self.signature(request),
             debug=debug,
+            payout_usd=optional_payout(params, "raw"),
             details=optional_details(params, DETAILS),
         )
 

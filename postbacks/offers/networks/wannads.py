@@ -13,6 +13,7 @@ from postbacks.offers.networks.base import (
     Verdict,
     decimal_param,
     optional_details,
+    optional_payout,
     required,
 )
 
@@ -66,6 +67,7 @@ class Wannads(OfferNetwork):
             amount_received=amount_received,
             original_transaction_id=transaction_id,
             signature=self.signature(request),
+            payout_usd=optional_payout(params, "payout"),
             details=optional_details(params, DETAILS),
         )
 
