@@ -23,8 +23,8 @@ from ledger.models import LedgerEntry
 from ledger.services import adjust_balance, post_entry, set_ban
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import CoinFlowDay, OfferConversion, OfferDelivery
-from postbacks.tests.offer_factories import WANNADS_SECRET, integration, recorded_reversal
 from postbacks.selectors import DAY_SETTLES_AFTER, day_start
+from postbacks.tests.offer_factories import WANNADS_SECRET, integration, recorded_reversal
 from rewardhub import admin_volume
 from rewardhub.testing import run_concurrently
 
