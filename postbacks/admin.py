@@ -203,7 +203,7 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
             return redirect(sent)
         delivery_id = request.GET.get("delivery", "")
         delivery = None
-        if delivery_id.isdigit() and len(delivery_id) < 19:  # a bigint
+        if delivery_id.isascii() and delivery_id.isdigit() and len(delivery_id) < 19:  # a bigint ("²" is a digit)
             delivery = integration.deliveries.filter(pk=delivery_id).select_related("user").first()
         context = {
             **self.admin_site.each_context(request),
@@ -212,7 +212,6 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
             "title": f"Send a test callback to {integration.name}",
             "network": get_network(integration.provider),
             "form": form,
-            "may_move_coins": may_move_coins,
             "delivery": delivery,
         }
         return TemplateResponse(request, "admin/postbacks/offerwallintegration/test_callback.html", context)

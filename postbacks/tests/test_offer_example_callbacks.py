@@ -184,7 +184,7 @@ def test_the_result_page_shows_only_this_integrations_deliveries(bitlabs, wannad
     send(client, wannads, event="credited", send_as="real")
     other = OfferDelivery.objects.get()
 
-    for delivery in (str(other.pk), "abc", "9" * 40):
+    for delivery in (str(other.pk), "abc", "9" * 40, "\u00b2"):
         page = client.get(f"{tool(bitlabs)}?delivery={delivery}")
         assert page.status_code == 200 and "Last callback sent" not in text(page)
 
