@@ -1,8 +1,9 @@
+import uuid
 from datetime import timedelta
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count
@@ -15,13 +16,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ledger.admin import ReadOnlyAdminMixin
+from ledger.models import RewardUser
 from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, OfferwallIntegration, UserPostback
+from postbacks.offers.examples import callback_url, new_example_transaction_id, send_example_callback
 from postbacks.offers.networks import get_network
 from postbacks.offers.networks.base import Verdict
 from postbacks.offers.services import mark_reviewed
 from postbacks.selectors import ACCEPTED_VERDICTS, pending_reversals
 from rewardhub.admin_export import CsvExportMixin
 from rewardhub.admin_volume import ChoicesListFilter, VolumeAdminMixin
+from rewardhub.hot_paths import LoopbackUnavailable
 
 FORGERIES_SHOWN_FOR = timedelta(days=30)
 
@@ -98,16 +102,58 @@ def unsigned_risk(network) -> str:
     )
 
 
+# Sending a callback that moves coins takes what a staff adjustment of a balance takes (ledger.admin).
+MOVE_COINS_PERMISSION = "ledger.add_ledgerentry"
+
+
+class ExampleCallbackForm(forms.Form):
+    user = forms.CharField(max_length=200, label="Reward user", widget=forms.TextInput(attrs={"class": "vTextField"}))
+    event = forms.ChoiceField(label="Event", help_text="In the network's words, and what RewardHub does with it.")
+    amount = forms.DecimalField(
+        min_value=0, max_digits=16, decimal_places=4, initial=100, help_text="In the network's currency."
+    )
+    transaction_id = forms.CharField(
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "vTextField"}),
+        label="Transaction id",
+        help_text="Blank for a new offer. An earlier callback's id to send that offer's next state.",
+    )
+    send_as = forms.ChoiceField(label="Send as", widget=forms.RadioSelect)
+
+    def __init__(self, *args, integration: OfferwallIntegration, may_move_coins: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.integration = integration
+        network = get_network(integration.provider)
+        self.fields["user"].help_text = f"Their id or device id: a user of {integration.store_app}."
+        self.fields["event"].choices = list(network.example_events.items())
+        rate = f"{integration.coin_rate.normalize():f}"
+        self.fields["amount"].help_text = f"In the network's currency; coins = amount * {rate} (the coin rate)."
+        modes = [("test", f"Test: {network.label}'s test flag set, verified and logged, no coins move")]
+        modes = modes if network.has_test_flag else []
+        if may_move_coins:
+            modes.append(("real", "Real: moves coins as a callback from the network does (recorded in the history)"))
+        self.fields["send_as"].choices = modes
+        self.fields["send_as"].initial = modes[0][0] if modes else None
+
+    def clean_user(self) -> RewardUser:
+        value = self.cleaned_data["user"].strip()
+        users = RewardUser.objects.filter(store_app_id=self.integration.store_app_id)
+        try:
+            user = users.filter(pk=uuid.UUID(value)).first()
+        except ValueError:
+            user = users.filter(device_id=value).first()
+        if user is None:
+            raise forms.ValidationError(f"{self.integration.store_app} has no user with this id or device id.")
+        return user
+
+
 def day_ago():
     return timezone.now() - timedelta(hours=24)
 
 
 def count_of(deliveries):
     return Coalesce(models.Subquery(deliveries.order_by().values("integration").annotate(n=Count("id")).values("n")), 0)
-
-
-def callback_url(integration: OfferwallIntegration) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("offer-callback", args=[integration.slug])
 
 
 @admin.register(OfferwallIntegration)
@@ -131,6 +177,74 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = ["name", "provider", "store_app", "secret", "ip_allowlist", "coin_rate"]
         return [*fields, "signature_protection", "callback_templates", "created_at"] if obj else fields
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.example_callback_view)
+        return [
+            path("<int:integration_id>/test-callback/", view, name="postbacks_offerwallintegration_test_callback"),
+            *super().get_urls(),
+        ]
+
+    def example_callback_view(self, request, integration_id):
+        """Send a callback signed as the network signs through the callback path, then (after a redirect) show
+        the reply and the delivery it logged."""
+        integration = get_object_or_404(OfferwallIntegration.objects.select_related("store_app"), pk=integration_id)
+        if not self.has_change_permission(request, integration):
+            raise PermissionDenied
+        may_move_coins = request.user.has_perm(MOVE_COINS_PERMISSION)
+        form = ExampleCallbackForm(
+            request.POST or None,
+            integration=integration,
+            may_move_coins=may_move_coins,
+            initial={"user": request.GET.get("user", "")},
+        )
+        sent = request.method == "POST" and form.is_valid() and self.send_example(request, integration, form)
+        if sent:  # the result page's address
+            return redirect(sent)
+        delivery_id = request.GET.get("delivery", "")
+        delivery = None
+        if delivery_id.isascii() and delivery_id.isdigit() and len(delivery_id) < 19:  # a bigint ("²" is a digit)
+            delivery = integration.deliveries.filter(pk=delivery_id).select_related("user").first()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": integration,
+            "title": f"Send a test callback to {integration.name}",
+            "network": get_network(integration.provider),
+            "form": form,
+            "delivery": delivery,
+        }
+        return TemplateResponse(request, "admin/postbacks/offerwallintegration/test_callback.html", context)
+
+    def send_example(self, request, integration, form) -> str | None:
+        """The address of the result page, or None with the form's error when it could not be sent."""
+        data = form.cleaned_data
+        user, real = data["user"], data["send_as"] == "real"
+        transaction_id = data["transaction_id"].strip() or new_example_transaction_id()
+        try:
+            sent = send_example_callback(
+                integration=integration,
+                user=user,
+                event=data["event"],
+                amount=data["amount"],
+                transaction_id=transaction_id,
+                test=not real,
+            )
+        except (LoopbackUnavailable, TimeoutError) as error:
+            form.add_error(None, f"Not sent: the callback path did not answer here ({error or 'timed out'}).")
+            return None
+        what = f"{'real' if real else 'test'} {data['event']} callback"
+        logged = f"delivery #{sent.delivery.pk}, {sent.delivery.verdict}" if sent.delivery else "no delivery logged"
+        self.log_change(
+            request,
+            integration,
+            f"Sent a {what}: user {user.pk}, transaction {transaction_id}, amount {data['amount']:f}, as from "
+            f"{sent.source_ip}; answered {sent.status} ({logged}).",
+        )
+        level = messages.SUCCESS if sent.status == 200 else messages.ERROR
+        self.message_user(request, f"Sent a {what}; the callback path answered {sent.status}: {sent.body[:300]}", level)
+        url = reverse("admin:postbacks_offerwallintegration_test_callback", args=[integration.pk]) + f"?user={user.pk}"
+        return url + (f"&delivery={sent.delivery.pk}" if sent.delivery else "")
 
     def get_readonly_fields(self, request, obj=None):
         # The provider decides how callbacks are read; changing it would reinterpret the history.

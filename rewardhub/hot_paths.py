@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from http import HTTPStatus
+from urllib.parse import unquote, urlsplit
 
 from a2wsgi import WSGIMiddleware
 from django.conf import settings
@@ -79,6 +80,7 @@ class Application:
         self.threads = WSGIMiddleware(handler, workers=settings.DJANGO_THREADS)
         self.django = BodyFirst(self.threads, settings.HTTP_MAX_BODY_BYTES)
         self.database: PooledDatabase | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the one serving it, from lifespan start-up
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -94,7 +96,11 @@ class Application:
         while (await receive())["type"] == "lifespan.startup":
             self.database = await PooledDatabase.open(size=settings.DB_POOL_SIZE, timeout=settings.DB_POOL_TIMEOUT)
             auth_throttle.open_worker_client()
+            self.loop = asyncio.get_running_loop()
+            _serving.append(self)
             await send({"type": "lifespan.startup.complete"})
+        if self in _serving:
+            _serving.remove(self)
         if self.database is not None:
             await self.database.close()
         await auth_throttle.close_worker_client()
@@ -129,6 +135,85 @@ class Application:
         if not response.has_header("Content-Length"):  # keep-alive clients need it (CommonMiddleware's job elsewhere)
             response["Content-Length"] = str(len(response.content))
         return [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())]
+
+
+# The applications this process serves between their lifespan start-up and shutdown, the newest last (a gunicorn
+# worker has one; a test may serve its own over the session's).
+_serving: list[Application] = []
+LOOPBACK_TIMEOUT = 30  # seconds
+
+
+class LoopbackUnavailable(Exception):
+    """No application serves in this process (a management command, a view under Django's test client)."""
+
+
+@dataclass(frozen=True)
+class LoopbackResponse:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def loopback_get(url: str, *, source_ip: str) -> LoopbackResponse:
+    """GET `url`, an address under PUBLIC_BASE_URL, through the application serving this process, as `source_ip`
+    would send it through the proxies TRUSTED_PROXY_HOPS counts: a console tool, in one of Django's threads, drives
+    a route exactly as production serves it. In process, not over the network: a server may not reach its own
+    public address, would arrive from its own, and one `make run` worker would wait on itself."""
+    if not _serving:
+        raise LoopbackUnavailable("No application serves in this process.")
+    application = _serving[-1]
+    try:
+        on_its_loop = asyncio.get_running_loop() is application.loop
+    except RuntimeError:  # no loop in this thread: one of Django's
+        on_its_loop = False
+    if on_its_loop:
+        raise LoopbackUnavailable("A request cannot wait for its own event loop.")
+    future = asyncio.run_coroutine_threadsafe(_respond(application, loopback_scope(url, source_ip)), application.loop)
+    try:
+        start, body = future.result(LOOPBACK_TIMEOUT)
+    except TimeoutError:
+        future.cancel()
+        raise
+    content_type = dict(start["headers"]).get(b"content-type", b"").decode("latin-1")
+    return LoopbackResponse(start["status"], content_type, body)
+
+
+def loopback_scope(url: str, source_ip: str) -> dict:
+    parts = urlsplit(url)
+    headers = [(b"host", parts.netloc.encode())]
+    if settings.TRUSTED_PROXY_HOPS:  # each proxy appends the address it saw; the client's is the Nth from the right
+        headers.append((b"x-forwarded-for", ", ".join([source_ip] * settings.TRUSTED_PROXY_HOPS).encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": parts.scheme,
+        "path": unquote(parts.path),
+        "raw_path": parts.path.encode(),
+        "query_string": parts.query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": (source_ip, 0),
+        "server": (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)),
+    }
+
+
+async def _respond(application: Application, scope: dict) -> tuple[dict, bytes]:
+    """The response's start message and its body, the request's (empty) body given at once."""
+    pending = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent = []
+
+    async def receive() -> dict:
+        if pending:
+            return pending.pop()
+        await asyncio.Future()  # connected until the response is complete
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await application(scope, receive, send)
+    return sent[0], b"".join(message.get("body", b"") for message in sent[1:])
 
 
 def without_underscore_headers(scope: dict) -> dict:

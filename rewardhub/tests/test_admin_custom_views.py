@@ -19,6 +19,7 @@ from giveaways.services import create_test_participant
 from giveaways.tests.factories import GiveawayTaskFactory
 from ledger.models import RewardUser
 from ledger.tests.factories import RewardUserFactory
+from postbacks.models import OfferwallIntegration
 from postbacks.tests.offer_factories import recorded_reversal
 from rewardhub.tests.test_asgi import serve
 
@@ -47,6 +48,7 @@ def url_arguments() -> dict[str, object]:
         "user_id": RewardUserFactory().pk,
         "secret_id": issue_partner_secret(store_app=StoreAppFactory(), label="test")[0].pk,
         "conversion_id": recorded_reversal(RewardUserFactory()).pk,
+        "integration_id": OfferwallIntegration.objects.get().pk,  # the reversal's
         "id": get_user_model().objects.create_user("someone", is_staff=True).pk,  # auth's password change page
     }
 

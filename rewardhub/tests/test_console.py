@@ -4,11 +4,13 @@ paged ledger, the reversal queue, integrations' health, giveaways' progress, tim
 import html
 import re
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -21,8 +23,10 @@ from ledger.models import LedgerEntry
 from ledger.services import adjust_balance, post_entry, set_ban
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import CoinFlowDay, OfferConversion, OfferDelivery
+from postbacks.selectors import DAY_SETTLES_AFTER, day_start
 from postbacks.tests.offer_factories import WANNADS_SECRET, integration, recorded_reversal
 from rewardhub import admin_volume
+from rewardhub.testing import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -111,6 +115,45 @@ def test_a_closed_day_is_summed_once_so_the_first_page_does_not_read_old_entries
 
     ledger_reads = [q["sql"] for q in queries if "FROM ledger_entries" in q["sql"]]
     assert len(ledger_reads) <= 2  # today (and yesterday just after midnight) only
+
+
+def test_after_the_daily_roll_up_the_first_page_sums_no_closed_day(console, user):
+    credit(user, 1, days_ago=5)
+    credit(user, 2, days_ago=20)
+    call_command("roll_up_coin_flows", stdout=StringIO())
+
+    with CaptureQueriesContext(connection) as queries:
+        page = console.get(reverse("admin:index"))
+
+    live_days = 1 if timezone.now() - day_start(timezone.now().date()) >= DAY_SETTLES_AFTER else 2
+    assert len([q for q in queries if "FROM ledger_entries" in q["sql"]]) == live_days  # today's only
+    assert not [q for q in queries if "INSERT" in q["sql"]]
+    row = re.search(r"Partner games(.*?)</tr>", page.content.decode(), re.S)[1]
+    assert re.findall(r"\+(\d+) / \N{MINUS SIGN}(\d+)", tags_removed(row)) == [("0", "0"), ("25", "0"), ("50", "0")]
+
+
+def test_the_roll_up_run_again_sums_nothing_and_writes_no_row(user):
+    credit(user, 1, days_ago=5)
+    first, again = StringIO(), StringIO()
+    call_command("roll_up_coin_flows", stdout=first)
+    rows = list(CoinFlowDay.objects.order_by("day", "source").values_list("day", "source", "issued"))
+
+    call_command("roll_up_coin_flows", stdout=again)
+
+    assert re.match(r"2[89] day\(s\) summed", first.getvalue())  # 28 just after midnight (yesterday not settled)
+    assert again.getvalue().startswith("0 day(s) summed")
+    assert list(CoinFlowDay.objects.order_by("day", "source").values_list("day", "source", "issued")) == rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_roll_ups_at_once_write_each_day_once(user):
+    credit(user, 1, days_ago=5)
+
+    results = run_concurrently([lambda: call_command("roll_up_coin_flows", stdout=StringIO())] * 2)
+
+    assert results == [None, None]
+    assert CoinFlowDay.objects.filter(source="partner_postback").get().issued == 25
+    assert CoinFlowDay.objects.values("day").distinct().count() == CoinFlowDay.objects.count()
 
 
 def test_traffic_charts_count_accepted_and_refused_callbacks_per_integration(console, user):

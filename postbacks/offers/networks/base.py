@@ -1,5 +1,6 @@
 """What every offer-network adapter provides: verify a callback, parse it into one normalized event,
-and answer in the network's own format. The service (`postbacks.offers.services`) does everything else."""
+answer in the network's own format, and sign an example callback as the network would. The service
+(`postbacks.offers.services`) does everything else."""
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -115,6 +116,11 @@ class OfferNetwork(ABC):
     # The addresses the network publishes for its callbacks: a new integration's allowlist starts with them.
     server_ips: tuple[str, ...] = ()
 
+    # What the console's test callbacks (postbacks.admin) can send: {state as the network names it: what it does},
+    # the usual credit first; and whether the network has a test flag (verified and logged, no coins moved).
+    example_events: dict[str, str]
+    has_test_flag: bool = False
+
     @property
     def needs_ip_allowlist(self) -> bool:
         return bool(self.unsigned_coin_parameters)
@@ -143,7 +149,16 @@ class OfferNetwork(ABC):
     def callback_templates(self, callback_url: str) -> dict[str, str]:
         """{purpose: URL template to paste into the network's dashboard}."""
 
+    @abstractmethod
+    def example_callback(
+        self, *, callback_url: str, secret: str, user_id: str, transaction_id: str, event: str, amount: str, test: bool
+    ) -> str:
+        """The URL this network calls for `event` (a key of example_events), signed with `secret` as the network
+        signs, for the console's test callbacks and `manage.py signed_examples`. `test` raises the network's test
+        flag (only where has_test_flag)."""
 
+
+EXAMPLE_OFFER_NAME = "RewardHub example callback"  # the offer name examples carry: support sees where one came from
 MAX_ID_LENGTH = 200  # user and transaction ids are stored in columns this wide
 # Amounts below 10**16: at the lowest coin rate (0.0001) that is already more coins than any balance may take,
 # and it keeps every later product and rounding far inside Decimal's range (9e999999999 overflowed it: a 500).

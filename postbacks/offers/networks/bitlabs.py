@@ -4,8 +4,10 @@ import hashlib
 import hmac
 import json
 import re
+from urllib.parse import urlencode
 
 from postbacks.offers.networks.base import (
+    EXAMPLE_OFFER_NAME,
     Action,
     BanEvent,
     CallbackRequest,
@@ -41,13 +43,19 @@ class BitLabs(OfferNetwork):
     name = "bitlabs"
     label = "BitLabs"
     signature_covers = "the whole callback URL: every parameter, in the order sent, and the integration's path"
+    example_events = {
+        "COMPLETE": "COMPLETE: an offer completed (credit)",
+        "PENDING": "PENDING: a stateful offer completed, its reward delayed (held, not spendable)",
+        "COMPLETED": "COMPLETED: a stateful offer's reward released (credit, moving its hold)",
+        "RECONCILED": "RECONCILED: a stateful offer taken back (reverses what it credited or held)",
+    }
+    has_test_flag = True  # debug=true
 
     def verify(self, request: CallbackRequest, secret: str) -> bool:
         match = _HASH_SUFFIX.search(request.url)
         if match is None or request.form_fields:  # the hash covers the URL only, not a form body's fields
             return False
-        signed = request.url[: match.start()]
-        expected = hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
+        expected = _hash(secret, request.url[: match.start()])
         return hmac.compare_digest(expected.encode(), match.group(1).lower().encode())
 
     def signature(self, request: CallbackRequest) -> str:
@@ -118,6 +126,28 @@ class BitLabs(OfferNetwork):
             "Reward, offer and reconciliation callbacks": f"{callback_url}?{offer}",
             "Ban callback": f"{callback_url}?uid=[%UID%]&ban_reason=[%BAN_REASON%]&ban_state=[%BAN_STATE%]",
         }
+
+    def example_callback(
+        self, *, callback_url: str, secret: str, user_id: str, transaction_id: str, event: str, amount: str, test: bool
+    ) -> str:
+        stateful = event in OFFER_STATES  # with stateful callbacks on, BitLabs sends type STATE_CHANGE
+        query = urlencode(
+            {
+                "uid": user_id,
+                "tx": transaction_id,
+                "val": amount,
+                "type": "STATE_CHANGE" if stateful else event,
+                "offer_state": event if stateful else "NONE",
+                "offer_name": EXAMPLE_OFFER_NAME,
+                "debug": "true" if test else "false",
+            }
+        )
+        url = f"{callback_url}?{query}"
+        return f"{url}&hash={_hash(secret, url)}"
+
+
+def _hash(secret: str, url: str) -> str:
+    return hmac.new(secret.encode(), url.encode(), hashlib.sha1).hexdigest()
 
 
 NETWORK = BitLabs()

@@ -2,8 +2,10 @@
 
 import hashlib
 import hmac
+from urllib.parse import urlencode
 
 from postbacks.offers.networks.base import (
+    EXAMPLE_OFFER_NAME,
     Action,
     CallbackRequest,
     ConversionEvent,
@@ -35,12 +37,14 @@ class Wannads(OfferNetwork):
     # No separators: `tx-17` + `1` signs as `tx-1` + `71` would (offers.services refuses the second as forged).
     signature_covers = "user_id, transaction_id and reward, concatenated without separators"
     unsigned_coin_parameters = ("status",)
+    example_events = {
+        "credited": "credited: an offer completed (credit)",
+        "rejected": "rejected: a chargeback (reverses what the transaction credited)",
+    }  # and no test flag: every postback moves coins
 
     def verify(self, request: CallbackRequest, secret: str) -> bool:
-        params = request.params
-        signed = params.get("user_id", "") + params.get("transaction_id", "") + params.get("reward", "") + secret
-        # MD5 is the network's choice of signature, not ours.
-        expected = hashlib.md5(signed.encode(), usedforsecurity=False).hexdigest()
+        signed = (request.params.get(name, "") for name in ("user_id", "transaction_id", "reward"))
+        expected = _signature(secret, *signed)
         return hmac.compare_digest(expected.encode(), self.signature(request).encode())
 
     def signature(self, request: CallbackRequest) -> str:
@@ -86,6 +90,20 @@ class Wannads(OfferNetwork):
             "&aff_sub3={aff_sub3}&aff_sub4={aff_sub4}&ip={ip}&payout={payout}&signature={signature}"
         )
         return {"Postback URL": f"{callback_url}?{query}"}
+
+    def example_callback(
+        self, *, callback_url: str, secret: str, user_id: str, transaction_id: str, event: str, amount: str, test: bool
+    ) -> str:
+        if test:
+            raise ValueError("Wannads has no test flag.")
+        params = {"user_id": user_id, "transaction_id": transaction_id, "reward": amount, "status": event}
+        signature = _signature(secret, user_id, transaction_id, amount)
+        return f"{callback_url}?{urlencode({**params, 'offer_name': EXAMPLE_OFFER_NAME, 'signature': signature})}"
+
+
+def _signature(secret: str, user_id: str, transaction_id: str, reward: str) -> str:
+    # MD5 is the network's choice of signature, not ours.
+    return hashlib.md5(f"{user_id}{transaction_id}{reward}{secret}".encode(), usedforsecurity=False).hexdigest()
 
 
 NETWORK = Wannads()

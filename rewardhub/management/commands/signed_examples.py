@@ -4,12 +4,9 @@ network or host signs (the README's Offer-network callbacks and Giveaways sectio
 Each run uses new transaction ids, so the offer callbacks credit the demo user every time, as a new offer would.
 """
 
-import hashlib
-import hmac
 import json
 import secrets
 import shlex
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -21,6 +18,8 @@ from giveaways.demo import seed_giveaway_demo
 from giveaways.signing import sign, task_callback_strings
 from ledger.models import RewardUser
 from postbacks.demo import seed_offerwall_demo
+from postbacks.offers.networks import get_network
+from postbacks.offers.networks.base import OfferNetwork
 from rewardhub.management.commands.seed_demo import DEMO_DEVICE_ID, DEMO_PID
 
 
@@ -34,35 +33,31 @@ class Command(BaseCommand):
             raise CommandError("No demo data yet: run `make run` or `python manage.py seed_demo` first.")
         networks = seed_offerwall_demo(StoreApp.objects.get(pid=DEMO_PID))  # finds the demo integrations
         run = secrets.token_hex(4)
-        self.stdout.write(
-            "\n\n".join(
-                [
-                    "# BitLabs: an offer completed (100 coins at the demo rate); HMAC-SHA1 of the whole URL\n"
-                    + bitlabs_curl(networks["bitlabs"], user_id=str(user.id), transaction_id=f"demo-bl-{run}"),
-                    "# Wannads: a credited offer; MD5 of user_id . transaction_id . reward . secret\n"
-                    + wannads_curl(networks["wannads"], user_id=str(user.id), transaction_id=f"demo-wn-{run}"),
-                    "# Giveaway API: the demo participant signed up on the host's site; HMAC-SHA256 with the API key\n"
-                    + giveaway_curl(seed_giveaway_demo()),
-                ]
-            )
-            + "\n"
+        examples = [
+            offer_curl(get_network(provider), demo, user_id=str(user.id), transaction_id=f"demo-{provider}-{run}")
+            for provider, demo in networks.items()
+        ]
+        giveaway = (
+            "# Giveaway API: the demo participant signed up on the host's site; HMAC-SHA256 with the API key\n"
+            + giveaway_curl(seed_giveaway_demo())
         )
+        self.stdout.write("\n\n".join([*examples, giveaway]) + "\n")
 
 
-def bitlabs_curl(network: dict, *, user_id: str, transaction_id: str) -> str:
-    query = urlencode({"uid": user_id, "tx": transaction_id, "val": "100", "type": "COMPLETE", "offer_state": "NONE"})
-    url = f"{settings.PUBLIC_BASE_URL}{network['callback_path']}?{query}"
-    digest = hmac.new(network["secret"].encode(), url.encode(), hashlib.sha1).hexdigest()
-    return f"curl {shlex.quote(f'{url}&hash={digest}')}"
-
-
-def wannads_curl(network: dict, *, user_id: str, transaction_id: str) -> str:
-    reward = "100"
-    signed = f"{user_id}{transaction_id}{reward}{network['secret']}"
-    signature = hashlib.md5(signed.encode(), usedforsecurity=False).hexdigest()  # the network's choice
-    params = {"user_id": user_id, "transaction_id": transaction_id, "reward": reward, "status": "credited"}
-    query = urlencode({**params, "signature": signature})
-    return f"curl {shlex.quote(settings.PUBLIC_BASE_URL + network['callback_path'] + '?' + query)}"
+def offer_curl(network: OfferNetwork, integration: dict, *, user_id: str, transaction_id: str) -> str:
+    """The network's usual credit of 100 (coins, at the demo's rate), signed by its adapter as the network signs."""
+    event = next(iter(network.example_events))
+    url = network.example_callback(
+        callback_url=settings.PUBLIC_BASE_URL + integration["callback_path"],
+        secret=integration["secret"],
+        user_id=user_id,
+        transaction_id=transaction_id,
+        event=event,
+        amount="100",
+        test=False,
+    )
+    comment = f"# {network.label}: {network.example_events[event]}; signed over {network.signature_covers}"
+    return f"{comment}\ncurl {shlex.quote(url)}"
 
 
 def giveaway_curl(giveaway: dict) -> str:
