@@ -73,6 +73,10 @@ class OfferwallIntegrationForm(forms.ModelForm):
     class Meta:
         model = OfferwallIntegration
         fields = ["name", "provider", "store_app", "secret", "ip_allowlist", "coin_rate"]
+        help_texts = {
+            "ip_allowlist": "Addresses or CIDR ranges, one per line. Empty: accept callbacks from any address. Left "
+            "empty on a new integration of a network that publishes its servers' addresses, it starts with those."
+        }
 
     def clean_secret(self):
         secret = self.cleaned_data["secret"].strip()
@@ -84,6 +88,10 @@ class OfferwallIntegrationForm(forms.ModelForm):
         cleaned = super().clean()
         provider = cleaned.get("provider") or self.instance.provider
         allowlist = cleaned.get("ip_allowlist")  # None when the field itself was refused
+        published = get_network(provider).server_ips if provider else ()
+        if self.instance.pk is None and allowlist is not None and not allowlist.strip() and published:
+            # A new integration starts with the addresses the network publishes; the operator may change them later.
+            allowlist = cleaned["ip_allowlist"] = "\n".join(published)
         # In production only: the demo and local trials (DEBUG) call from anywhere.
         unguarded = provider and allowlist is not None and not allowlist.strip() and not settings.DEBUG
         if unguarded and (risk := unsigned_risk(get_network(provider))):

@@ -14,7 +14,7 @@ giveaway pages, the schema) goes to Django's handler unchanged.
 
 import asyncio
 import io
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from http import HTTPStatus
@@ -154,8 +154,11 @@ class LoopbackResponse:
     body: bytes
 
 
-def loopback_get(url: str, *, source_ip: str) -> LoopbackResponse:
-    """GET `url`, an address under PUBLIC_BASE_URL, through the application serving this process, as `source_ip`
+def loopback(
+    url: str, *, source_ip: str, method: str = "GET", headers: Mapping[str, str] | None = None, body: bytes = b""
+) -> LoopbackResponse:
+    """Send a request to `url`, an address under PUBLIC_BASE_URL, through the application serving this process, as
+    `source_ip`
     would send it through the proxies TRUSTED_PROXY_HOPS counts: a console tool, in one of Django's threads, drives
     a route exactly as production serves it. In process, not over the network: a server may not reach its own
     public address, would arrive from its own, and one `make run` worker would wait on itself."""
@@ -168,7 +171,8 @@ def loopback_get(url: str, *, source_ip: str) -> LoopbackResponse:
         on_its_loop = False
     if on_its_loop:
         raise LoopbackUnavailable("A request cannot wait for its own event loop.")
-    future = asyncio.run_coroutine_threadsafe(_respond(application, loopback_scope(url, source_ip)), application.loop)
+    scope = loopback_scope(url, source_ip, method, headers or {})
+    future = asyncio.run_coroutine_threadsafe(_respond(application, scope, body), application.loop)
     try:
         start, body = future.result(LOOPBACK_TIMEOUT)
     except TimeoutError:
@@ -178,16 +182,17 @@ def loopback_get(url: str, *, source_ip: str) -> LoopbackResponse:
     return LoopbackResponse(start["status"], content_type, body)
 
 
-def loopback_scope(url: str, source_ip: str) -> dict:
+def loopback_scope(url: str, source_ip: str, method: str, extra_headers: Mapping[str, str]) -> dict:
     parts = urlsplit(url)
     headers = [(b"host", parts.netloc.encode())]
+    headers += [(name.lower().encode(), value.encode()) for name, value in extra_headers.items()]
     if settings.TRUSTED_PROXY_HOPS:  # each proxy appends the address it saw; the client's is the Nth from the right
         headers.append((b"x-forwarded-for", ", ".join([source_ip] * settings.TRUSTED_PROXY_HOPS).encode()))
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": parts.scheme,
         "path": unquote(parts.path),
         "raw_path": parts.path.encode(),
@@ -199,9 +204,9 @@ def loopback_scope(url: str, source_ip: str) -> dict:
     }
 
 
-async def _respond(application: Application, scope: dict) -> tuple[dict, bytes]:
-    """The response's start message and its body, the request's (empty) body given at once."""
-    pending = [{"type": "http.request", "body": b"", "more_body": False}]
+async def _respond(application: Application, scope: dict, body: bytes) -> tuple[dict, bytes]:
+    """The response's start message and its body, the request's body given at once."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
     sent = []
 
     async def receive() -> dict:

@@ -1,5 +1,5 @@
 """Example callbacks the console sends to an integration: signed by the network's adapter as the network signs, with
-the integration's secret, and sent through the callback path the network calls (rewardhub.hot_paths.loopback_get),
+the integration's secret, and sent through the callback path the network calls (rewardhub.hot_paths.loopback),
 so the reply and the delivery it logs are what a callback from the network would get."""
 
 import secrets
@@ -13,7 +13,7 @@ from django.urls import reverse
 from ledger.models import RewardUser
 from postbacks.models import OfferDelivery, OfferwallIntegration
 from postbacks.offers.networks import get_network
-from rewardhub.hot_paths import loopback_get
+from rewardhub.hot_paths import loopback
 from rewardhub.ip_allowlist import parse_allowlist
 
 
@@ -37,7 +37,7 @@ def send_example_callback(
     *, integration: OfferwallIntegration, user: RewardUser, event: str, amount: Decimal, transaction_id: str, test: bool
 ) -> SentExample:
     """Raises rewardhub.hot_paths.LoopbackUnavailable or TimeoutError when it could not be sent."""
-    url = get_network(integration.provider).example_callback(
+    callback = get_network(integration.provider).example_callback(
         callback_url=callback_url(integration),
         secret=integration.secret,
         user_id=str(user.pk),
@@ -47,9 +47,14 @@ def send_example_callback(
         test=test,
     )
     source_ip = example_source_ip(integration)
-    response = loopback_get(url, source_ip=source_ip)
-    # The signature in the query makes it this callback's delivery, found through the (integration, transaction) index.
-    delivery = integration.deliveries.filter(transaction_id=transaction_id, query=urlsplit(url).query).first()
+    response = loopback(
+        callback.url, source_ip=source_ip, method=callback.method, headers=callback.headers, body=callback.body
+    )
+    # Its query and body (one holds the signature) make it this callback's delivery, found through the (integration,
+    # transaction) index.
+    delivery = integration.deliveries.filter(
+        transaction_id=transaction_id, query=urlsplit(callback.url).query, body=callback.body.decode()
+    ).first()
     return SentExample(source_ip, response.status, response.body.decode(errors="replace"), delivery)
 
 

@@ -11,6 +11,7 @@ from ledger.models import RewardUser
 from ledger.services import set_ban
 from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
+from postbacks.offers.networks import get_network
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
 from rewardhub.management.commands.seed_demo import seed_demo
 from rewardhub.testing import Client as ApiClient
@@ -92,6 +93,20 @@ def test_adding_an_integration_stores_the_secret_encrypted_with_an_unguessable_s
     with connection.cursor() as cursor:
         cursor.execute("SELECT secret FROM offerwall_integrations")
         assert "s3cr3t-value" not in cursor.fetchone()[0]
+
+
+def test_a_new_integration_starts_with_the_networks_published_addresses(admin_client, app, monkeypatch):
+    monkeypatch.setattr(get_network("bitlabs"), "server_ips", ("198.51.100.7", "2001:db8::7"), raising=False)
+    form = {"name": "x", "provider": "bitlabs", "store_app": app.pk, "secret": "s", "coin_rate": "1"}
+
+    admin_client.post(reverse("admin:postbacks_offerwallintegration_add"), {**form, "ip_allowlist": ""})
+    added = OfferwallIntegration.objects.get()
+    admin_client.post(
+        reverse("admin:postbacks_offerwallintegration_change", args=[added.pk]), {**form, "ip_allowlist": ""}
+    )
+
+    assert OfferwallIntegration.objects.get().ip_allowlist == ""  # cleared by the operator afterwards: stays so
+    assert added.ip_allowlist == "198.51.100.7\n2001:db8::7"
 
 
 def test_editing_an_integration_with_a_blank_secret_keeps_it(admin_client, wannads, app):

@@ -94,6 +94,16 @@ class BanEvent:
 
 
 @dataclass(frozen=True)
+class ExampleCallback:
+    """A callback as the network would send it (OfferNetwork.example_callback)."""
+
+    url: str
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
 class Reply:
     status: int
     content_type: str
@@ -152,8 +162,8 @@ class OfferNetwork(ABC):
     @abstractmethod
     def example_callback(
         self, *, callback_url: str, secret: str, user_id: str, transaction_id: str, event: str, amount: str, test: bool
-    ) -> str:
-        """The URL this network calls for `event` (a key of example_events), signed with `secret` as the network
+    ) -> ExampleCallback:
+        """The request this network sends for `event` (a key of example_events), signed with `secret` as the network
         signs, for the console's test callbacks and `manage.py signed_examples`. `test` raises the network's test
         flag (only where has_test_flag)."""
 

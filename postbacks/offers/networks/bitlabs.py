@@ -12,6 +12,7 @@ from postbacks.offers.networks.base import (
     BanEvent,
     CallbackRequest,
     ConversionEvent,
+    ExampleCallback,
     InvalidCallback,
     OfferNetwork,
     Reply,
@@ -129,7 +130,7 @@ class BitLabs(OfferNetwork):
 
     def example_callback(
         self, *, callback_url: str, secret: str, user_id: str, transaction_id: str, event: str, amount: str, test: bool
-    ) -> str:
+    ) -> ExampleCallback:
         stateful = event in OFFER_STATES  # with stateful callbacks on, BitLabs sends type STATE_CHANGE
         query = urlencode(
             {
@@ -143,7 +144,7 @@ class BitLabs(OfferNetwork):
             }
         )
         url = f"{callback_url}?{query}"
-        return f"{url}&hash={_hash(secret, url)}"
+        return ExampleCallback(f"{url}&hash={_hash(secret, url)}")
 
 
 def _hash(secret: str, url: str) -> str:

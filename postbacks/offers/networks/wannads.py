@@ -9,6 +9,7 @@ from postbacks.offers.networks.base import (
     Action,
     CallbackRequest,
     ConversionEvent,
+    ExampleCallback,
     InvalidCallback,
     OfferNetwork,
     Reply,
@@ -93,12 +94,13 @@ class Wannads(OfferNetwork):
 
     def example_callback(
         self, *, callback_url: str, secret: str, user_id: str, transaction_id: str, event: str, amount: str, test: bool
-    ) -> str:
+    ) -> ExampleCallback:
         if test:
             raise ValueError("Wannads has no test flag.")
         params = {"user_id": user_id, "transaction_id": transaction_id, "reward": amount, "status": event}
         signature = _signature(secret, user_id, transaction_id, amount)
-        return f"{callback_url}?{urlencode({**params, 'offer_name': EXAMPLE_OFFER_NAME, 'signature': signature})}"
+        query = urlencode({**params, "offer_name": EXAMPLE_OFFER_NAME, "signature": signature})
+        return ExampleCallback(f"{callback_url}?{query}")
 
 
 def _signature(secret: str, user_id: str, transaction_id: str, reward: str) -> str:

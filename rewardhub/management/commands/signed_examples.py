@@ -47,7 +47,7 @@ class Command(BaseCommand):
 def offer_curl(network: OfferNetwork, integration: dict, *, user_id: str, transaction_id: str) -> str:
     """The network's usual credit of 100 (coins, at the demo's rate), signed by its adapter as the network signs."""
     event = next(iter(network.example_events))
-    url = network.example_callback(
+    callback = network.example_callback(
         callback_url=settings.PUBLIC_BASE_URL + integration["callback_path"],
         secret=integration["secret"],
         user_id=user_id,
@@ -57,7 +57,14 @@ def offer_curl(network: OfferNetwork, integration: dict, *, user_id: str, transa
         test=False,
     )
     comment = f"# {network.label}: {network.example_events[event]}; signed over {network.signature_covers}"
-    return f"{comment}\ncurl {shlex.quote(url)}"
+    return f"{comment}\n{curl(callback.url, callback.method, callback.headers, callback.body)}"
+
+
+def curl(url: str, method: str = "GET", headers: dict[str, str] | None = None, body: bytes = b"") -> str:
+    parts = [f"curl {'' if method == 'GET' else f'-X {method} '}{shlex.quote(url)}"]
+    parts += [f"-H {shlex.quote(f'{name}: {value}')}" for name, value in (headers or {}).items()]
+    parts += [f"-d {shlex.quote(body.decode())}"] if body else []
+    return " \\\n  ".join(parts)
 
 
 def giveaway_curl(giveaway: dict) -> str:
@@ -65,8 +72,4 @@ def giveaway_curl(giveaway: dict) -> str:
     signed = task_callback_strings(track_id=giveaway["track_id"], event=event, value=None, remark=None)[0]
     body = {"track_id": giveaway["track_id"], "event": event, "sign": sign(giveaway["api_key"], signed)}
     url = settings.PUBLIC_BASE_URL + reverse("giveaway-task-callback")
-    return (
-        f"curl -X POST {shlex.quote(url)} \\\n"
-        "  -H 'Content-Type: application/json' \\\n"
-        f"  -d {shlex.quote(json.dumps(body))}"
-    )
+    return curl(url, "POST", {"Content-Type": "application/json"}, json.dumps(body).encode())
