@@ -292,6 +292,7 @@ class CoinFlowDay(models.Model):
     )
     issued = models.BigIntegerField(default=0)
     reversed = models.BigIntegerField(default=0)
+    payout_usd = models.DecimalField(max_digits=18, decimal_places=4, default=0)  # reported with the issued coins
 
     class Meta:
         db_table = "coin_flow_days"

@@ -1,5 +1,6 @@
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
@@ -15,20 +16,23 @@ def unapplied_postbacks(user_id) -> QuerySet[UserPostback]:
 
 
 # What every coin source moved in the available balance between two instants. Offer entries name their
-# conversion in `reference` (offer_conversions:<id>), which names the integration. Holds are not issued coins.
+# conversion in `reference` (offer_conversions:<id>), which names the integration and the USD payout the network
+# reported for the coins it issued. Holds are not issued coins.
 COIN_FLOWS_SQL = """
     SELECT source, integration_id,
            COALESCE(SUM(amount) FILTER (WHERE amount > 0), 0) AS issued,
-           COALESCE(-SUM(amount) FILTER (WHERE amount < 0), 0) AS reversed
+           COALESCE(-SUM(amount) FILTER (WHERE amount < 0), 0) AS reversed,
+           COALESCE(SUM(payout_usd) FILTER (WHERE amount > 0), 0) AS payout_usd
     FROM (
-        SELECT e.amount,
-               CASE WHEN e.kind LIKE 'offer%%' THEN 'offer' ELSE e.kind END AS source,
-               -- One primary-key lookup per offer entry (a join would hash every conversion ever recorded).
-               CASE WHEN e.kind LIKE 'offer%%' THEN (
-                   SELECT c.integration_id FROM offer_conversions c
-                   WHERE c.id = substring(e.reference FROM '^offer_conversions:(\\d{1,18})$')::bigint
-               ) END AS integration_id
+        SELECT e.amount, c.integration_id, c.payout_usd,
+               CASE WHEN e.kind LIKE 'offer%%' THEN 'offer' ELSE e.kind END AS source
         FROM ledger_entries e
+        -- One primary-key lookup per offer entry (a join would hash every conversion ever recorded).
+        LEFT JOIN LATERAL (
+            SELECT c.integration_id, c.payout_usd FROM offer_conversions c
+            WHERE e.kind LIKE 'offer%%'
+              AND c.id = substring(e.reference FROM '^offer_conversions:(\\d{1,18})$')::bigint
+        ) c ON true
         WHERE e.created_at >= %s AND e.created_at < %s AND e.bucket = 'available'
     ) flows
     GROUP BY 1, 2
@@ -38,8 +42,8 @@ COIN_FLOWS_SQL = """
 DAY_SETTLES_AFTER = timedelta(minutes=10)
 
 
-def coin_flows(since: datetime, until: datetime) -> list[tuple[str, int | None, int, int]]:
-    """(source, integration id, issued, reversed) over a range, from the ledger's created_at index: for today."""
+def coin_flows(since: datetime, until: datetime) -> list[tuple[str, int | None, int, int, Decimal]]:
+    """(source, integration id, issued, reversed, payout USD) over a range, from the ledger's created_at index."""
     with connection.cursor() as cursor:
         cursor.execute(COIN_FLOWS_SQL, [since, until])
         return cursor.fetchall()
@@ -73,8 +77,11 @@ def roll_up_days(first: date, until: date) -> int:
     done = set(CoinFlowDay.objects.filter(day__gte=first, day__lt=until).values_list("day", flat=True).distinct())
     missing = [first + timedelta(days=n) for n in range((until - first).days) if first + timedelta(days=n) not in done]
     for day in missing:
-        flows = coin_flows(day_start(day), day_start(day + timedelta(days=1))) or [("none", None, 0, 0)]
-        rows = [CoinFlowDay(day=day, source=s, integration_id=i, issued=a, reversed=r) for s, i, a, r in flows]
+        flows = coin_flows(day_start(day), day_start(day + timedelta(days=1))) or [("none", None, 0, 0, 0)]
+        rows = [
+            CoinFlowDay(day=day, source=s, integration_id=i, issued=a, reversed=r, payout_usd=usd)
+            for s, i, a, r, usd in flows
+        ]
         CoinFlowDay.objects.bulk_create(rows, ignore_conflicts=True)
     return len(missing)
 
@@ -86,6 +93,7 @@ class CoinFlow:
     today: list[int] = field(default_factory=lambda: [0, 0])  # issued, reversed
     week: list[int] = field(default_factory=lambda: [0, 0])
     month: list[int] = field(default_factory=lambda: [0, 0])
+    month_payout_usd: Decimal = Decimal(0)  # what the network reported paying for the month's issued coins
 
 
 def coin_flows_by_source(now: datetime) -> list[CoinFlow]:
@@ -95,10 +103,11 @@ def coin_flows_by_source(now: datetime) -> list[CoinFlow]:
     live_from, today = settled_days(now)
     flows: dict[tuple[str, int | None], CoinFlow] = {}
 
-    def add(source, integration_id, day, issued, reversed_):
+    def add(source, integration_id, day, issued, reversed_, payout_usd):
         if source == "none":
             return
         flow = flows.setdefault((source, integration_id), CoinFlow(source, integration_id))
+        flow.month_payout_usd += payout_usd
         periods = [flow.month] + ([flow.week] if day > today - timedelta(days=7) else [])
         periods += [flow.today] if day == today else []
         for period in periods:
@@ -106,13 +115,15 @@ def coin_flows_by_source(now: datetime) -> list[CoinFlow]:
             period[1] += reversed_
 
     summed = CoinFlowDay.objects.filter(day__gt=today - COIN_FLOW_WINDOW, day__lt=live_from)
-    for row in summed.values_list("source", "integration_id", "day", "issued", "reversed"):
-        add(*row)
+    for source, integration_id, day, issued, reversed_, payout_usd in summed.values_list(
+        "source", "integration_id", "day", "issued", "reversed", "payout_usd"
+    ):
+        add(source, integration_id, day, issued, reversed_, payout_usd)
     for day in (live_from + timedelta(days=n) for n in range((today - live_from).days + 1)):
-        for source, integration_id, issued, reversed_ in coin_flows(
+        for source, integration_id, issued, reversed_, payout_usd in coin_flows(
             day_start(day), min(now, day_start(day + timedelta(days=1)))
         ):
-            add(source, integration_id, day, issued, reversed_)
+            add(source, integration_id, day, issued, reversed_, payout_usd)
     return sorted(flows.values(), key=lambda flow: (flow.source, flow.integration_id or 0))
 
 

@@ -91,7 +91,8 @@ def coin_rows(now: datetime, integrations: dict) -> list[dict]:
         periods = [
             (getattr(flow, period), link(str(start))) for period, start in starts.items()
         ]  # [(issued, reversed), url]
-        rows.append({"label": label, "periods": periods})
+        payout = flow.month_payout_usd if flow.source == "offer" else None
+        rows.append({"label": label, "periods": periods, "payout_usd": payout})
     return rows
 
 

@@ -106,6 +106,26 @@ def test_coins_by_source_count_today_seven_and_thirty_days_from_daily_sums(conso
     assert CoinFlowDay.objects.filter(source="partner_postback").count() == 2
 
 
+def test_offer_rows_show_the_usd_payout_networks_reported_for_the_coins_they_issued(console, user):
+    wannads = integration(user.store_app, "wannads", "wn-payout", WANNADS_SECRET)
+    for n, (payout, days_ago) in enumerate([("0.50", 0), ("1.25", 3), ("9.00", 40)]):
+        conversion = recorded_reversal(user, tx=f"tx-{n}", outcome="credited", integration_=wannads)
+        OfferConversion.objects.filter(pk=conversion.pk).update(payout_usd=payout, available_delta=100)
+        entry = post_entry(
+            user_id=user.pk,
+            amount=100,
+            kind="offer_credit",
+            key=f"offer:{n}",
+            reference=f"offer_conversions:{conversion.pk}",
+        )
+        LedgerEntry.objects.filter(pk=entry.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
+
+    row = re.search(r"Test wannads(.*?)</tr>", console.get(reverse("admin:index")).content.decode(), re.S)[1]
+
+    assert "$1.75" in row  # the credit 40 days ago is outside the 30 days
+    assert re.findall(r"\+(\d+) / ", tags_removed(row)) == ["100", "200", "200"]
+
+
 def test_a_closed_day_is_summed_once_so_the_first_page_does_not_read_old_entries_again(console, user):
     credit(user, 1, days_ago=5)
     console.get(reverse("admin:index"))
