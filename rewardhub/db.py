@@ -9,6 +9,7 @@ of their own.
 """
 
 import asyncio
+import contextvars
 import functools
 import threading
 from collections.abc import Callable
@@ -66,7 +67,8 @@ class PooledDatabase:
                 return await getattr(cursor, fetch)() if fetch else None
 
     async def orm(self, function: Callable, *args, **kwargs):
-        call = functools.partial(_with_connection_upkeep, function, *args, **kwargs)
+        # In the request's context, so what the thread logs carries the request's id (rewardhub.logs).
+        call = functools.partial(contextvars.copy_context().run, _with_connection_upkeep, function, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self.orm_threads, call)
 
 

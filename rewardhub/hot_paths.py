@@ -32,7 +32,7 @@ from django.urls import URLPattern, path
 from django.urls.resolvers import RoutePattern
 from django.utils.log import log_response
 
-from rewardhub import auth_throttle
+from rewardhub import auth_throttle, logs
 from rewardhub.db import PooledDatabase, close_thread_connections
 from rewardhub.middleware import database_unavailable
 
@@ -86,6 +86,7 @@ class Application:
         if scope["type"] == "lifespan":
             return await self.lifespan(receive, send)
         if scope["type"] == "http":
+            scope, send = with_request_id(scope, send)
             path_info = scope["path"].removeprefix(scope.get("root_path", ""))
             for route in self.routes:
                 if match := route.pattern.match(path_info.removeprefix("/")):
@@ -135,6 +136,23 @@ class Application:
         if not response.has_header("Content-Length"):  # keep-alive clients need it (CommonMiddleware's job elsewhere)
             response["Content-Length"] = str(len(response.content))
         return [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())]
+
+
+def with_request_id(scope: dict, send: Callable) -> tuple[dict, Callable]:
+    """The request's id (rewardhub.logs) for every line logged while serving it, here or in Django's threads (a2wsgi
+    copies the context), in the request Django sees and in the response."""
+    headers = [(name, value) for name, value in scope["headers"] if name != b"x-request-id"]
+    sent = next((value for name, value in scope["headers"] if name == b"x-request-id"), b"")
+    chosen = logs.chosen_request_id(sent.decode("latin-1"))
+    logs.request_id.set(chosen)
+    header = (b"x-request-id", chosen.encode())
+
+    async def send_with_id(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), header]}
+        await send(message)
+
+    return {**scope, "headers": [*headers, header]}, send_with_id
 
 
 # The applications this process serves between their lifespan start-up and shutdown, the newest last (a gunicorn

@@ -19,6 +19,8 @@ from django.db import connection
 from django.http.response import ResponseHeaders
 from django.test.client import MULTIPART_CONTENT, RequestFactory
 
+from rewardhub.logs import JsonFormatter
+
 REQUEST_TIMEOUT = 30  # seconds: a request that hangs fails its test instead of the whole run
 
 
@@ -271,6 +273,7 @@ class SecretLogDetector(logging.Handler):
     def __init__(self):
         super().__init__(level=logging.DEBUG)
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        self.json = JsonFormatter()
         self.secrets: set[str] = set()
         self.lines: list[tuple[str, str]] = []  # (logger name, formatted record with any traceback)
 
@@ -283,6 +286,7 @@ class SecretLogDetector(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.lines.append((record.name, self.format(record)))
+            self.lines.append((record.name, self.json.format(record)))  # LOG_FORMAT=json's line
         except Exception:
             self.handleError(record)
 
