@@ -203,7 +203,8 @@ async def _answer(request, db: Database, answer: Callable[..., Awaitable[dict]])
             raise CallbackError(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.")
         return envelope(ResultCode.SUCCESS, SUCCESS_MSG, await answer(request, db))
     except CallbackError as error:
-        if error.result == ResultCode.BAD_SIGNATURE:
+        unauthenticated = error.result == ResultCode.BAD_SIGNATURE
+        if unauthenticated:
             await auth_throttle.arecord_failure("giveaway", ip)
         http_status = ERROR_CODES[error.result][0]
         if (participant := error.participant) is not None:  # naming no participant, it is a scanner's: not kept
@@ -217,6 +218,7 @@ async def _answer(request, db: Database, answer: Callable[..., Awaitable[dict]])
                 giveaway_id=participant.giveaway_id,
                 user_id=participant.track_id,
                 event=participant.event,
+                unauthenticated=unauthenticated,
             )
         return envelope(error.result, error.message, None, http_status)
     except Refused as refused:  # the body itself (rewardhub.inputs): its status says too large, not JSON, …

@@ -6,7 +6,8 @@ What is kept (one row per refused call, one INSERT, on the refusal path only; an
   AUTH_FAILURE_LIMIT of them per AUTH_FAILURE_WINDOW before it is locked out.
 - A giveaway callback refused for a participant that exists (a bad signature, an unknown event, a giveaway not
   running, not a winner): a callback naming no participant (a scanner guessing track_ids) is not kept.
-- Nothing while the caller's IP is locked out (the 429 answers before any of this), nor for a wrong method.
+- Nothing while the caller's IP is locked out (the 429 answers before any of this), nor for a wrong method, nor
+  any unauthenticated refusal while the throttle's cache is unavailable (nothing would bound them then).
 
 Never kept: the secret, the signature or the body; only the identifiers a call names, cut to their columns'
 lengths. Rows older than REFUSED_CALL_RETENTION_DAYS are deleted by `manage.py prune_refused_calls`.
@@ -20,6 +21,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Max
 from django.db.models.functions import Trunc
 
+from rewardhub import auth_throttle
 from rewardhub.db import Database
 from rewardhub.errors import Refused
 from rewardhub.models import RefusedCall
@@ -58,8 +60,12 @@ async def record_refused_call(
     gid: str = "",
     level_number: int | None = None,
     event: str = "",
+    unauthenticated: bool,
 ) -> None:
-    """One INSERT. A failure is logged and swallowed: the caller still gets its refusal."""
+    """One INSERT. A failure is logged and swallowed: the caller still gets its refusal. `unauthenticated`: the
+    refusal counted as a failed authentication (rewardhub.auth_throttle), the only bound on how many there are."""
+    if unauthenticated and auth_throttle.outage.ongoing():
+        return
     texts = {"code": refused.code, "message": refused.message, "path": path, "pid": pid, "user_id": user_id}
     texts.update(gid=gid, event=event)
     params = {name: storable(value, _LENGTHS[name]) for name, value in texts.items()}

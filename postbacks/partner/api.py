@@ -84,7 +84,8 @@ async def partner_postback(request, db: Database) -> HttpResponse:
     try:
         return await _record(request, db, named)
     except Refused as refused:
-        if refused.code == "unauthorized":
+        unauthenticated = refused.code == "unauthorized"
+        if unauthenticated:
             await auth_throttle.arecord_failure("partner", ip)
         response = refusal_response(refused)
         await record_refused_call(
@@ -95,6 +96,7 @@ async def partner_postback(request, db: Database) -> HttpResponse:
             source_ip=ip,
             path=request.path,
             **vars(named),
+            unauthenticated=unauthenticated,
         )
         return response
 

@@ -9,12 +9,13 @@ import pytest
 from django.core.management import call_command
 from django.forms.models import model_to_dict
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_secret_for
 from giveaways.signing import sign
 from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory, ParticipantFactory
 from ledger.tests.factories import RewardUserFactory
-from rewardhub import refused_calls
+from rewardhub import auth_throttle, refused_calls
 from rewardhub.models import RefusedCall
 from rewardhub.testing import Client
 
@@ -163,6 +164,15 @@ def test_nothing_is_kept_once_the_ip_is_locked_out(user, game, settings):
 
     assert statuses == [401, 401, 401, 429, 429]
     assert RefusedCall.objects.count() == 3
+
+
+def test_while_the_throttle_is_down_only_authenticated_refusals_are_kept(user, game, secret):
+    auth_throttle.outage.began(RedisError("down"))  # nothing would bound unauthenticated ones
+
+    assert postback(body_for(user), WRONG_SECRET).status_code == 401
+    assert postback(body_for(user, gid="no_such_game"), secret).status_code == 400
+
+    assert the_row().code == "unknown_gid"
 
 
 def test_a_wrong_method_is_not_kept():
