@@ -106,21 +106,16 @@ def traffic_charts(now: datetime, integrations: dict, *, show_refused_partner_ca
     if show_refused_partner_calls:
         for row in refused_partner_calls(since, now):
             partners.setdefault(row["pid"], HourlyTraffic()).add({**row, "accepted": 0}, now)
+    since_text = since.isoformat()
     charts = []
     for pid, traffic in sorted(partners.items()):
-        url = admin_list("postbacks_userpostback", pid__exact=pid, created_at__gte=since.isoformat())
-        refused_url = (
-            admin_list("rewardhub_refusedcall", pid__exact=pid, created_at__gte=since.isoformat())
-            if show_refused_partner_calls
-            else None
-        )
-        charts.append(chart(f"Partner {pid}", traffic, url, refused_url))
+        url = admin_list("postbacks_userpostback", pid__exact=pid, created_at__gte=since_text)
+        refused_url = admin_list("rewardhub_refusedcall", pid__exact=pid, created_at__gte=since_text)
+        charts.append(chart(f"Partner {pid}", traffic, url, refused_url if show_refused_partner_calls else None))
     by_integration = delivery_traffic(now)
     for integration in integrations.values():
         traffic = by_integration.get(integration.pk, HourlyTraffic())
-        url = admin_list(
-            "postbacks_offerdelivery", integration__id__exact=integration.pk, received_at__gte=since.isoformat()
-        )
+        url = admin_list("postbacks_offerdelivery", integration__id__exact=integration.pk, received_at__gte=since_text)
         charts.append(chart(integration.name, traffic, url, url))  # the delivery log holds refused ones too
     return charts
 

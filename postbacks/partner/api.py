@@ -66,8 +66,8 @@ class PostbackDuplicateSchema(serializers.Serializer):
     message = serializers.CharField()
 
 
-# Served by the fast lane (rewardhub.urls.HOT_PATHS), without DRF: its request wrapping, content negotiation and
-# rendering add nothing here (the raw body is parsed by parse_partner_postback to answer with the contract's
+# Served by the fast lane (rewardhub.urls.HOT_PATHS), without DRF: its request wrapping, content negotiation
+# and rendering add nothing here (the raw body is parsed by parse_partner_postback to answer with the contract's
 # codes, the secret is checked by record_partner_postback). DRF only describes it, for /api/schema/ (POSTBACK_DOCS).
 async def partner_postback(request, db: Database) -> HttpResponse:
     """The hottest path: every method."""
