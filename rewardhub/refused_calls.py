@@ -66,8 +66,15 @@ async def record_refused_call(
     refusal counted as a failed authentication (rewardhub.auth_throttle), the only bound on how many there are."""
     if unauthenticated and auth_throttle.outage.ongoing():
         return
-    texts = {"code": refused.code, "message": refused.message, "path": path, "pid": pid, "user_id": user_id}
-    texts.update(gid=gid, event=event)
+    texts = {
+        "code": refused.code,
+        "message": refused.message,
+        "path": path,
+        "pid": pid,
+        "user_id": user_id,
+        "gid": gid,
+        "event": event,
+    }
     params = {name: storable(value, _LENGTHS[name]) for name, value in texts.items()}
     params.update(source=source, status=status, source_ip=source_ip, giveaway_id=giveaway_id, level_number=level_number)
     try:

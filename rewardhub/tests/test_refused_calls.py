@@ -1,12 +1,14 @@
 """Refused partner postbacks and giveaway callbacks are kept (rewardhub.refused_calls): each kind with its code,
 none of them with the secret or signature it carried, nothing for accepted calls, scanners or locked-out IPs."""
 
+import asyncio
 import io
 import json
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.forms.models import model_to_dict
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -16,6 +18,7 @@ from giveaways.signing import sign
 from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory, ParticipantFactory
 from ledger.tests.factories import RewardUserFactory
 from rewardhub import auth_throttle, refused_calls
+from rewardhub.errors import unauthorized
 from rewardhub.models import RefusedCall
 from rewardhub.testing import Client
 
@@ -173,6 +176,25 @@ def test_while_the_throttle_is_down_only_authenticated_refusals_are_kept(user, g
     assert postback(body_for(user, gid="no_such_game"), secret).status_code == 400
 
     assert the_row().code == "unknown_gid"
+
+
+def test_a_refusal_is_still_answered_when_it_cannot_be_recorded(caplog):
+    class Unreachable:
+        async def execute(self, sql, params):
+            raise OperationalError("connection refused")
+
+    call = refused_calls.record_refused_call(
+        Unreachable(),
+        source=RefusedCall.Source.PARTNER_POSTBACK,
+        refused=unauthorized(),
+        status=401,
+        source_ip=None,
+        path="/api/postback",
+        unauthenticated=True,
+    )
+
+    assert asyncio.run(call) is None
+    assert "not recorded (OperationalError)" in caplog.text
 
 
 def test_a_wrong_method_is_not_kept():
