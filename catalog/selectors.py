@@ -4,8 +4,10 @@ from catalog.models import PartnerSecret, RewardGame
 from catalog.services import hash_secret
 
 
-def is_valid_partner_secret(plain: str) -> bool:
-    return PartnerSecret.objects.filter(secret_hash=hash_secret(plain), revoked_at=None).exists()
+def partner_pid_of_secret(plain: str) -> str | None:
+    """The pid of the store app an active secret belongs to, or None for an unknown or revoked secret."""
+    secrets = PartnerSecret.objects.filter(secret_hash=hash_secret(plain), revoked_at=None)
+    return secrets.values_list("store_app__pid", flat=True).first()
 
 
 def installable_games() -> QuerySet[RewardGame]:

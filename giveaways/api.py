@@ -29,6 +29,8 @@ from rewardhub import auth_throttle
 from rewardhub.db import Database
 from rewardhub.errors import Refused, json_api_status
 from rewardhub.inputs import load_json_object, parse_form, read_limited
+from rewardhub.models import RefusedCall
+from rewardhub.refused_calls import record_refused_call
 
 MAX_RUNNING_TOTAL = 2_147_483_647  # the progress column's range
 
@@ -201,9 +203,24 @@ async def _answer(request, db: Database, answer: Callable[..., Awaitable[dict]])
             raise CallbackError(ResultCode.METHOD_NOT_ALLOWED, "Only POST is accepted.")
         return envelope(ResultCode.SUCCESS, SUCCESS_MSG, await answer(request, db))
     except CallbackError as error:
-        if error.result == ResultCode.BAD_SIGNATURE:
+        unauthenticated = error.result == ResultCode.BAD_SIGNATURE
+        if unauthenticated:
             await auth_throttle.arecord_failure("giveaway", ip)
-        return envelope(error.result, error.message, None, ERROR_CODES[error.result][0])
+        http_status = ERROR_CODES[error.result][0]
+        if (participant := error.participant) is not None:  # naming no participant, it is a scanner's: not kept
+            await record_refused_call(
+                db,
+                source=RefusedCall.Source.GIVEAWAY_CALLBACK,
+                refused=error,
+                status=http_status,
+                source_ip=ip,
+                path=request.path,
+                giveaway_id=participant.giveaway_id,
+                user_id=participant.track_id,
+                event=participant.event,
+                unauthenticated=unauthenticated,
+            )
+        return envelope(error.result, error.message, None, http_status)
     except Refused as refused:  # the body itself (rewardhub.inputs): its status says too large, not JSON, …
         return envelope(ResultCode.INVALID_PARAMS, refused.message, None, json_api_status(refused))
 

@@ -3,6 +3,7 @@
 Hosts branch on `code`; the HTTP status says the same thing for generic clients. Codes never change meaning.
 """
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 from rest_framework import status
@@ -55,6 +56,15 @@ ERROR_CODES: dict[ResultCode, tuple[int, str]] = {
 SUCCESS_MSG = "Success"
 
 
+@dataclass(frozen=True)
+class RefusedParticipant:
+    """Whom a refused callback was about, once it named an existing participant: what the API records it by."""
+
+    giveaway_id: int
+    track_id: str
+    event: str
+
+
 class CallbackError(Refused):
     """A refusal of the giveaway API with its result code; the API renders it in the envelope with the code's
     HTTP status (ERROR_CODES)."""
@@ -62,3 +72,4 @@ class CallbackError(Refused):
     def __init__(self, result: ResultCode, message: str):
         super().__init__(result.name.lower(), message)
         self.result = result
+        self.participant: RefusedParticipant | None = None  # set by the service once the participant is known

@@ -20,6 +20,7 @@ class TaskCallbackTarget:
     """What a task callback needs, read in one query (the hot path reads no model instances)."""
 
     participant_id: int
+    giveaway_id: int
     is_test: bool
     api_key: str
     giveaway_running: bool
@@ -28,7 +29,7 @@ class TaskCallbackTarget:
 
 
 _TASK_CALLBACK_TARGET_SQL = """
-SELECT p.id, p.is_test, project.api_key,
+SELECT p.id, g.id, p.is_test, project.api_key,
        g.status = %(live)s AND g.starts_at <= %(now)s AND %(now)s < g.ends_at,
        t.id, t.required_amount
 FROM giveaway_participants p
@@ -46,8 +47,10 @@ async def task_callback_target(db: Database, track_id: str, event: str) -> TaskC
     )
     if row is None:
         return None
-    participant_id, is_test, api_key, running, task_id, required_amount = row
-    return TaskCallbackTarget(participant_id, bool(is_test), decrypt(api_key), bool(running), task_id, required_amount)
+    participant_id, giveaway_id, is_test, api_key, running, task_id, required_amount = row
+    return TaskCallbackTarget(
+        participant_id, giveaway_id, bool(is_test), decrypt(api_key), bool(running), task_id, required_amount
+    )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from catalog.services import hash_secret
 from giveaways import fairness, selectors, signing
-from giveaways.codes import CallbackError, ResultCode
+from giveaways.codes import CallbackError, RefusedParticipant, ResultCode
 from giveaways.models import (
     RESERVED_EVENT_SEND,
     CallbackAttempt,
@@ -129,12 +129,20 @@ class _Caller:
     """Who a signed call is about: the participant and the API key that must have signed it."""
 
     participant_id: int
+    giveaway_id: int
+    track_id: str
     is_test: bool
-    api_key: str
+    api_key: str = field(repr=False)
 
     @classmethod
     def of(cls, participant: Participant) -> "_Caller":
-        return cls(participant.pk, participant.is_test, participant.giveaway.project.api_key)
+        return cls(
+            participant.pk,
+            participant.giveaway_id,
+            participant.track_id,
+            participant.is_test,
+            participant.giveaway.project.api_key,
+        )
 
 
 @asynccontextmanager
@@ -150,6 +158,7 @@ async def _verified(
         yield attempt
     except CallbackError as error:
         attempt.code = error.result
+        error.participant = RefusedParticipant(caller.giveaway_id, caller.track_id, event)
         await _log_attempt(db, caller, endpoint, event, candidates[0], attempt)
         raise
     else:
@@ -194,7 +203,7 @@ async def task_callback(
     target = await selectors.task_callback_target(db, track_id, event)
     if target is None:
         raise CallbackError(ResultCode.UNKNOWN_TRACK_ID, "Unknown track_id.")
-    caller = _Caller(target.participant_id, target.is_test, target.api_key)
+    caller = _Caller(target.participant_id, target.giveaway_id, track_id, target.is_test, target.api_key)
     async with _verified(db, caller, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
         attempt.data = await _record_task_event(db, target, event, value, remark)
     if not target.is_test:

@@ -188,8 +188,8 @@ def delivery_traffic(now: datetime) -> dict[int, HourlyTraffic]:
 
 
 def partner_traffic(now: datetime) -> dict[str, HourlyTraffic]:
-    """Accepted partner postbacks per store app (pid) per hour, from user_postbacks' BRIN index. Refused ones
-    are not recorded, so only accepted traffic is shown."""
+    """Accepted partner postbacks per store app (pid) per hour, from user_postbacks' BRIN index (refused ones are
+    in rewardhub.refused_calls)."""
     rows = (
         UserPostback.objects.filter(created_at__gte=traffic_since(now), created_at__lte=now)
         .annotate(hour=Trunc("created_at", "hour"))

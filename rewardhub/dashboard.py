@@ -20,6 +20,7 @@ from postbacks.selectors import (
     pending_reversals,
     traffic_since,
 )
+from rewardhub.refused_calls import refused_partner_calls
 
 SOURCE_LABELS = {
     LedgerEntry.Kind.PARTNER_POSTBACK: "Partner games",
@@ -47,7 +48,11 @@ def at_a_glance(user, now: datetime | None = None) -> dict:
     return {
         "figures": review_figures(user),
         "coin_rows": coin_rows(now, integrations) if user.has_perm("ledger.view_ledgerentry") else None,
-        "traffic": traffic_charts(now, integrations) if user.has_perm("postbacks.view_offerdelivery") else None,
+        "traffic": (
+            traffic_charts(now, integrations, show_refused_partner_calls=user.has_perm("rewardhub.view_refusedcall"))
+            if user.has_perm("postbacks.view_offerdelivery")
+            else None
+        ),
         "giveaways": running_giveaways(now) if user.has_perm("giveaways.view_participant") else None,
         "generated_at": now,
     }
@@ -96,22 +101,29 @@ def coin_rows(now: datetime, integrations: dict) -> list[dict]:
     return rows
 
 
-def traffic_charts(now: datetime, integrations: dict) -> list[dict]:
-    since = traffic_since(now).isoformat()
+def traffic_charts(now: datetime, integrations: dict, *, show_refused_partner_calls: bool) -> list[dict]:
+    since = traffic_since(now)
+    partners = partner_traffic(now)
+    if show_refused_partner_calls:
+        for row in refused_partner_calls(since, now):
+            partners.setdefault(row["pid"], HourlyTraffic()).add({**row, "accepted": 0}, now)
+    since_text = since.isoformat()
     charts = []
-    for pid, traffic in sorted(partner_traffic(now).items()):
-        url = admin_list("postbacks_userpostback", pid__exact=pid, created_at__gte=since)
-        charts.append(chart(f"Partner {pid}", traffic, url, refused_recorded=False))
+    for pid, traffic in sorted(partners.items()):
+        url = admin_list("postbacks_userpostback", pid__exact=pid, created_at__gte=since_text)
+        refused_url = admin_list("rewardhub_refusedcall", pid__exact=pid, created_at__gte=since_text)
+        charts.append(chart(f"Partner {pid}", traffic, url, refused_url if show_refused_partner_calls else None))
     by_integration = delivery_traffic(now)
     for integration in integrations.values():
         traffic = by_integration.get(integration.pk, HourlyTraffic())
-        url = admin_list("postbacks_offerdelivery", integration__id__exact=integration.pk, received_at__gte=since)
-        charts.append(chart(integration.name, traffic, url, refused_recorded=True))
+        url = admin_list("postbacks_offerdelivery", integration__id__exact=integration.pk, received_at__gte=since_text)
+        charts.append(chart(integration.name, traffic, url, url))  # the delivery log holds refused ones too
     return charts
 
 
-def chart(label: str, traffic: HourlyTraffic, url: str, *, refused_recorded: bool) -> dict:
-    """24 stacked bars (accepted below, refused above) as SVG geometry: drawn server-side, no script."""
+def chart(label: str, traffic: HourlyTraffic, url: str, refused_url: str | None) -> dict:
+    """24 stacked bars (accepted below, refused above) as SVG geometry: drawn server-side, no script. Without a
+    list of the refused calls to link to, their count is not shown."""
     peak = max([a + r for a, r in zip(traffic.accepted, traffic.refused, strict=True)] + [1])
     bars = []
     for hour, (accepted, refused) in enumerate(zip(traffic.accepted, traffic.refused, strict=True)):
@@ -131,7 +143,8 @@ def chart(label: str, traffic: HourlyTraffic, url: str, *, refused_recorded: boo
         "label": label,
         "url": url,
         "accepted": traffic.total_accepted,
-        "refused": traffic.total_refused if refused_recorded else None,
+        "refused": traffic.total_refused if refused_url else None,
+        "refused_url": refused_url,
         "last": traffic.last,
         "bars": bars,
         "height": CHART_HEIGHT,

@@ -1,9 +1,11 @@
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 
-from catalog.selectors import is_valid_partner_secret
+from catalog.selectors import partner_pid_of_secret
 from postbacks.models import MAX_LEVEL
 from postbacks.partner.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.partner.services import PostbackOutcome, record_partner_postback
@@ -11,6 +13,8 @@ from rewardhub import auth_throttle
 from rewardhub.db import Database
 from rewardhub.errors import Refused, error_response, json_response, refusal_response, unauthorized
 from rewardhub.inputs import read_limited
+from rewardhub.models import RefusedCall
+from rewardhub.refused_calls import record_refused_call
 from rewardhub.schema import PARTNER_AUTH, error_responses
 
 DUPLICATE_MESSAGE = "Duplicate postback for this user, game, and level"
@@ -76,23 +80,51 @@ async def partner_postback(request, db: Database) -> HttpResponse:
         response = error_response("throttled", auth_throttle.THROTTLED_MESSAGE, 429)
         response["Retry-After"] = str(retry_after)
         return response
+    named = PostbackNamed()
     try:
-        return await _record(request, db)
+        return await _record(request, db, named)
     except Refused as refused:
-        if refused.code == "unauthorized":
+        unauthenticated = refused.code == "unauthorized"
+        if unauthenticated:
             await auth_throttle.arecord_failure("partner", ip)
-        return refusal_response(refused)
+        response = refusal_response(refused)
+        await record_refused_call(
+            db,
+            source=RefusedCall.Source.PARTNER_POSTBACK,
+            refused=refused,
+            status=response.status_code,
+            source_ip=ip,
+            path=request.path,
+            **vars(named),
+            unauthenticated=unauthenticated,
+        )
+        return response
 
 
-async def _record(request, db: Database) -> HttpResponse:
+@dataclass
+class PostbackNamed:
+    """What a refused postback named, as far as it was read: what support finds it by (rewardhub.refused_calls)."""
+
+    pid: str = ""
+    user_id: str = ""
+    gid: str = ""
+    level_number: int | None = None
+
+
+async def _record(request, db: Database, named: PostbackNamed) -> HttpResponse:
     secret = partner_secret(request)
     try:
         payload = parse_partner_postback(read_limited(request, request.META))
     except Refused:
         # Authentication comes first: a stranger learns nothing about what a valid body looks like.
-        if not await db.orm(is_valid_partner_secret, secret):
+        named.pid = (secret and await db.orm(partner_pid_of_secret, secret)) or ""
+        if not named.pid:
             raise unauthorized() from None
         raise
+    named.pid, named.user_id, named.gid = payload.pid, str(payload.uid), payload.gid
+    named.level_number = payload.level_number
+    if not secret:
+        raise unauthorized()
     outcome = await record_partner_postback(db=db, secret=secret, **vars(payload))
     return json_response(postback_body(outcome))
 
@@ -148,13 +180,10 @@ POSTBACK_DOCS = extend_schema(
 
 
 def partner_secret(request) -> str:
-    """`Authorization: Bearer <secret>` or `X-Reward-Api-Secret: <secret>`."""
+    """`Authorization: Bearer <secret>` or `X-Reward-Api-Secret: <secret>`; "" when there is none."""
     meta = request.META  # not request.headers, which copies every header first
     scheme, _, credentials = meta.get("HTTP_AUTHORIZATION", "").partition(" ")
-    secret = credentials.strip() if scheme.lower() == "bearer" else meta.get("HTTP_X_REWARD_API_SECRET", "")
-    if not secret:
-        raise unauthorized()
-    return secret
+    return credentials.strip() if scheme.lower() == "bearer" else meta.get("HTTP_X_REWARD_API_SECRET", "")
 
 
 def postback_body(outcome: PostbackOutcome) -> dict:

@@ -109,6 +109,7 @@ def test_an_unknown_filter_goes_back_to_the_list_instead_of_exporting_everything
         "/admin/postbacks/offerreversal/",
         "/admin/giveaways/participant/",
         "/admin/giveaways/drawwinner/",
+        "/admin/rewardhub/refusedcall/",
     ],
 )
 def test_every_list_support_works_from_exports(admin_client, listing):

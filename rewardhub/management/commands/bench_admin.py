@@ -1,5 +1,6 @@
 """`make bench-admin`: the console's pages at volume (10,000,000 ledger entries, 1,000,000 reward users,
-2,000,000 offer deliveries by default), timed in-process (server time: queries, rendering) and printed as a table.
+2,000,000 offer deliveries, 2,000,000 refused calls by default), timed in-process (server time: queries,
+rendering) and printed as a table.
 
 The volume is written by generate_series SQL in a few minutes, a year of history in id order as production
 writes it, then analyzed; `make bench-admin` runs it in a database of its own, dropped and re-created."""
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import connection
@@ -23,6 +25,7 @@ from django.utils import timezone
 from catalog.models import RewardGame, StoreApp
 from ledger.models import RewardUser
 from postbacks.models import OfferConversion, OfferDelivery, OfferwallIntegration
+from rewardhub.models import RefusedCall
 
 HEAVY_USER_ENTRIES = 1_500  # the issue's user page: 1,500 entries, 2.3 s and 2.9 MB before
 PAGE_BUDGET_MS = 500
@@ -100,10 +103,29 @@ LOAD_SQL = [
     ) entries
     ORDER BY created_at
     """,
+    # Refused calls over the retention (30 days), in id order: 1 in 20 a giveaway callback's bad signature, the
+    # rest partners' (50 pids, one of them rare); 1 in 1,000 a game_inactive, a third unknown_uid.
+    """
+    INSERT INTO refused_calls (created_at, source, code, message, status, source_ip, path, pid, giveaway_id,
+                               user_id, gid, level_number, event)
+    SELECT %(refused_start)s + i * (%(refused_span)s / %(refused)s),
+           CASE WHEN i %% 20 = 0 THEN 'giveaway_callback' ELSE 'partner_postback' END,
+           CASE WHEN i %% 20 = 0 THEN 'bad_signature' WHEN i %% 1000 = 1 THEN 'game_inactive'
+                WHEN i %% 3 = 0 THEN 'unknown_uid' ELSE 'unauthorized' END,
+           'Missing or invalid API secret.', CASE WHEN i %% 20 = 0 OR i %% 3 <> 0 THEN 401 ELSE 404 END,
+           ('198.51.100.' || (i %% 250))::inet,
+           CASE WHEN i %% 20 = 0 THEN '/public/v1/giveaway/task/callback' ELSE '/api/postback' END,
+           CASE WHEN i %% 20 = 0 THEN '' WHEN i %% 100000 = 7 THEN 'rare-partner' ELSE 'partner-' || (i %% 50) END,
+           CASE WHEN i %% 20 = 0 THEN i %% 40 END,
+           CASE WHEN i %% 20 = 0 THEN 'track-' || i ELSE md5('user' || (1 + i %% %(users)s))::uuid::text END,
+           CASE WHEN i %% 20 = 0 THEN '' ELSE 'my_game' END, CASE WHEN i %% 20 <> 0 THEN 1 + i %% 300 END,
+           CASE WHEN i %% 20 = 0 THEN 'sign_up' ELSE '' END
+    FROM generate_series(1, %(refused)s) i
+    """,
 ]
 
 
-LOADED_TABLES = ["users", "offer_deliveries", "offer_conversions", "user_postbacks", "ledger_entries"]
+LOADED_TABLES = ["users", "offer_deliveries", "offer_conversions", "user_postbacks", "ledger_entries", "refused_calls"]
 
 
 @contextmanager
@@ -141,6 +163,7 @@ class Command(BaseCommand):
         parser.add_argument("--ledger", type=int, default=10_000_000)
         parser.add_argument("--users", type=int, default=1_000_000)
         parser.add_argument("--deliveries", type=int, default=2_000_000)
+        parser.add_argument("--refused", type=int, default=2_000_000)
         parser.add_argument("--repeat", type=int, default=5, help="timed requests per page")
         parser.add_argument("--no-load", action="store_true", help="time the pages of an already loaded database")
 
@@ -173,6 +196,9 @@ class Command(BaseCommand):
             "postbacks": max(1, (options["ledger"] - offer_entries) // 5),
             "partner_entries": max(1, options["ledger"] - offer_entries - HEAVY_USER_ENTRIES - 2000),
             "heavy": HEAVY_USER_ENTRIES,
+            "refused": options["refused"],
+            "refused_start": timezone.now() - timedelta(days=settings.REFUSED_CALL_RETENTION_DAYS),
+            "refused_span": timedelta(days=settings.REFUSED_CALL_RETENTION_DAYS),
         }
         with connection.cursor() as cursor:
             cursor.execute("SET synchronous_commit = off")
@@ -199,6 +225,7 @@ class Command(BaseCommand):
         delivery = OfferDelivery.objects.order_by("-id").first()
         reversal = OfferConversion.objects.filter(outcome="reversed").order_by("-id").first()
         integration = OfferwallIntegration.objects.first()
+        refused = RefusedCall.objects.order_by("-id").first()
         url = lambda name, *args: reverse(f"admin:{name}", args=args)  # noqa: E731
         pages = [
             ("dashboard (first: sums 29 days)", url("index"), 1),
@@ -240,6 +267,20 @@ class Command(BaseCommand):
             ("partner postbacks list", url("postbacks_userpostback_changelist"), repeat),
             ("partner postbacks: search user", url("postbacks_userpostback_changelist") + f"?q={heavy.pk}", repeat),
             ("integrations list", url("postbacks_offerwallintegration_changelist"), repeat),
+            ("refused calls list", url("rewardhub_refusedcall_changelist"), repeat),
+            ("refused: search rare pid", url("rewardhub_refusedcall_changelist") + "?q=rare-partner", repeat),
+            ("refused: search track_id", url("rewardhub_refusedcall_changelist") + f"?q={refused.user_id}", repeat),
+            ("refused: search IP", url("rewardhub_refusedcall_changelist") + "?q=198.51.100.7", repeat),
+            ("refused: search unused IP", url("rewardhub_refusedcall_changelist") + "?q=192.0.2.1", repeat),
+            ("refused: code game_inactive", url("rewardhub_refusedcall_changelist") + "?code=game_inactive", repeat),
+            (
+                "refused: giveaway callbacks",
+                url("rewardhub_refusedcall_changelist") + "?source__exact=giveaway_callback",
+                repeat,
+            ),
+            ("refused: a partner's 24 h", url("rewardhub_refusedcall_changelist") + "?" + partner_day(), repeat),
+            ("refused: past 7 days", url("rewardhub_refusedcall_changelist") + "?" + week_ago(), repeat),
+            ("refused call", url("rewardhub_refusedcall_change", refused.pk), repeat),
         ]
         self.stdout.write("| page | p50 ms | max ms | KB | queries |\n| --- | ---: | ---: | ---: | ---: |")
         slow = []
@@ -264,3 +305,8 @@ def week_ago() -> str:
     """As the date filter's "Past 7 days" sends it."""
     since = (timezone.now() - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
     return urlencode({"created_at__gte": since.isoformat()})
+
+
+def partner_day() -> str:
+    """As the first page's partner chart links it."""
+    return urlencode({"pid__exact": "partner-7", "created_at__gte": (timezone.now() - timedelta(hours=24)).isoformat()})
