@@ -50,3 +50,18 @@ class RefusedCall(models.Model):
 
     def __str__(self):
         return f"Refused #{self.pk}: {self.code} at {self.created_at:%Y-%m-%d %H:%M:%S %Z}"
+
+
+class ScheduledRun(models.Model):
+    """The lease of a scheduled command while one node runs it (rewardhub.scheduling)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=200, help_text="host:pid of the run holding it")
+    started_at = models.DateTimeField(db_default=Now())
+    expires_at = models.DateTimeField(help_text="After this another run may take it (a run that died kept it).")
+
+    class Meta:
+        db_table = "scheduled_runs"
+
+    def __str__(self):
+        return f"{self.name} held by {self.holder}"

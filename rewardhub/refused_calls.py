@@ -10,7 +10,7 @@ What is kept (one row per refused call, one INSERT, on the refusal path only; an
   any unauthenticated refusal while the throttle's cache is unavailable (nothing would bound them then).
 
 Never kept: the secret, the signature or the body; only the identifiers a call names, cut to their columns'
-lengths. Rows older than REFUSED_CALL_RETENTION_DAYS are deleted by `manage.py prune_refused_calls`.
+lengths. Rows older than REFUSED_CALL_RETENTION_DAYS are deleted by `manage.py prune_logs`.
 """
 
 import logging
@@ -25,6 +25,7 @@ from rewardhub import auth_throttle
 from rewardhub.db import Database
 from rewardhub.errors import Refused
 from rewardhub.models import RefusedCall
+from rewardhub.retention import prune_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +117,7 @@ def recorded_codes() -> list[str]:
         return [code for (code,) in cursor.fetchall()]
 
 
-PRUNE_BATCH = 5_000
-
-# The oldest PRUNE_BATCH rows from an id on, the ones among them older than the cutoff deleted: one short
-# statement (its own transaction) locking only the rows it deletes. Ids grow with time, so a batch holding a row
-# to keep means the rest is newer: the last column says whether to go on.
+# Among the next PRUNE_BATCH rows from an id on, those older than the cutoff (rewardhub.retention).
 _PRUNE_SQL = """
 WITH batch AS (
     SELECT id, created_at FROM refused_calls WHERE id >= %(from_id)s ORDER BY id LIMIT %(batch)s
@@ -136,14 +133,5 @@ SELECT (SELECT count(*) FROM deleted), (SELECT max(id) FROM batch),
 
 
 def prune_refused_calls(*, older_than: timedelta, now: datetime) -> Iterator[int]:
-    """Delete the rows recorded before `now - older_than`, PRUNE_BATCH at a time; yields each batch's count."""
-    cutoff = now - older_than
-    from_id = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(_PRUNE_SQL, {"from_id": from_id, "batch": PRUNE_BATCH, "cutoff": cutoff})
-            deleted, last_id, go_on = cursor.fetchone()
-        yield deleted
-        if not go_on:
-            return
-        from_id = last_id + 1
+    """Delete the rows recorded before `now - older_than`, a batch at a time; yields each batch's count."""
+    return prune_in_batches(_PRUNE_SQL, cutoff=now - older_than)

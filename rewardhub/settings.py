@@ -118,9 +118,10 @@ CACHE_POOL_SIZE = env.int("CACHE_POOL_SIZE", default=4)
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
 AUTH_FAILURE_WINDOW = env.int("AUTH_FAILURE_WINDOW", default=60)
 
-# Refused partner postbacks and giveaway callbacks are kept this many days (rewardhub.refused_calls); older ones
-# are deleted by `manage.py prune_refused_calls`, run daily.
+# Refused partner postbacks and giveaway callbacks (rewardhub.refused_calls) and offer deliveries that recorded no
+# conversion (postbacks.retention) are kept this many days; `manage.py prune_logs`, run daily, deletes older ones.
 REFUSED_CALL_RETENTION_DAYS = env.int("REFUSED_CALL_RETENTION_DAYS", default=30)
+OFFER_DELIVERY_RETENTION_DAYS = env.int("OFFER_DELIVERY_RETENTION_DAYS", default=90)
 
 # Admin login brute-force protection (django-axes): after AXES_FAILURE_LIMIT failed logins from one client IP
 # (whatever usernames it tries) that IP is locked out for AXES_COOLOFF_TIME hours, even with the right

@@ -17,7 +17,7 @@ from catalog.tests.factories import RewardGameFactory, StoreAppFactory, partner_
 from giveaways.signing import sign
 from giveaways.tests.factories import GiveawayFactory, GiveawayProjectFactory, GiveawayTaskFactory, ParticipantFactory
 from ledger.tests.factories import RewardUserFactory
-from rewardhub import auth_throttle, refused_calls
+from rewardhub import auth_throttle, refused_calls, retention
 from rewardhub.errors import unauthorized
 from rewardhub.models import RefusedCall
 from rewardhub.testing import Client
@@ -267,12 +267,12 @@ def kept(days_ago: float) -> RefusedCall:
 
 def test_pruning_deletes_only_rows_older_than_the_retention(settings, monkeypatch):
     settings.REFUSED_CALL_RETENTION_DAYS = 30
-    monkeypatch.setattr(refused_calls, "PRUNE_BATCH", 2)  # several batches
+    monkeypatch.setattr(retention, "PRUNE_BATCH", 2)  # several batches
     old = [kept(40), kept(35), kept(31), kept(30.5), kept(31)]
     recent = [kept(29), kept(1), kept(0)]
 
     out = io.StringIO()
-    call_command("prune_refused_calls", stdout=out)
+    call_command("prune_logs", stdout=out)
 
     assert set(RefusedCall.objects.values_list("pk", flat=True)) == {row.pk for row in recent}
     assert f"Deleted {len(old)} refused call(s)" in out.getvalue()

@@ -1,12 +1,11 @@
-from django.core.management.base import BaseCommand
-
 from giveaways.services import DrawRefused, draw_due_giveaways
+from rewardhub.scheduling import ScheduledCommand
 
 
-class Command(BaseCommand):
-    help = "Draw every live giveaway that has ended and has not been drawn (run it from cron)."
+class Command(ScheduledCommand):
+    help = "Draw every live giveaway that has ended and has not been drawn (run it from cron on every node)."
 
-    def handle(self, *args, **options):
+    def run(self, *args, **options):
         results = draw_due_giveaways()
         for result in results:
             if isinstance(result, DrawRefused):
