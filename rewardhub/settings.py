@@ -94,6 +94,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side parameters let psycopg prepare a statement a connection runs repeatedly (the hot paths),
     # so PostgreSQL plans it once per connection instead of once per request.
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+# DATABASE_URL points at a transaction-mode pooler (PgBouncer): each transaction may run on another server
+# connection, so nothing may outlive one. No prepared statements (PgBouncer before 1.21, Debian 12's 1.18, does
+# not carry them across connections) and no server-side cursors (Django's iterator()). README, Operating at scale.
+DB_TRANSACTION_POOLER = env.bool("DB_TRANSACTION_POOLER", default=False)
+if DB_TRANSACTION_POOLER:
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # Each worker (rewardhub.asgi) serves the fast lane (rewardhub.urls.HOT_PATHS) from a pool of this many async
 # connections (rewardhub.db); a request waits at most DB_POOL_TIMEOUT seconds for one, then answers 503.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=8)

@@ -141,9 +141,11 @@ def run_clients(
     return [exchange for log in results for exchange in log]
 
 
-def fire_simultaneously(base_url: str, calls: list[Call]) -> list[Exchange]:
-    """Every call on its own thread and its own already-open connection, released together by a barrier."""
-    http_clients = [HttpClient(base_url) for _ in calls]
+def fire_simultaneously(base_url: str | list[str], calls: list[Call]) -> list[Exchange]:
+    """Every call on its own thread and its own already-open connection, released together by a barrier. Given
+    several servers (app nodes), the calls go to them in turn."""
+    base_urls = [base_url] if isinstance(base_url, str) else base_url
+    http_clients = [HttpClient(base_urls[index % len(base_urls)]) for index in range(len(calls))]
     for http_client in http_clients:
         http_client.connect()
     barrier = threading.Barrier(len(calls), timeout=60)

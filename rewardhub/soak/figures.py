@@ -16,8 +16,10 @@ class Figures:
     lost: int = 0  # success answers whose event is not stored
     doubled: int = 0  # events stored, credited or answered as new more than once
     audits: int = 0  # ledger_audit runs after a suite, all clean (a failing one fails its test)
+    context: str = ""  # how the server under test reaches the database, when not directly
 
     def record(self, suite: str, exchanges: list[Exchange]) -> None:
+        suite += self.context
         self.answers.setdefault(suite, Counter()).update(exchange.status for exchange in exchanges)
         span = max(e.received_at for e in exchanges) - min(e.sent_at for e in exchanges)
         self.seconds[suite] = self.seconds.get(suite, 0) + span

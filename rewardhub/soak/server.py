@@ -40,16 +40,18 @@ class LiveServer:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def database_url() -> str:
-    """The URL of the database this process is connected to (pytest-django's test database)."""
+def database_url(*, host: str | None = None, port: int | None = None) -> str:
+    """The URL of the database this process is connected to (pytest-django's test database), or of the same
+    database through another server (a pooler at `host`:`port`)."""
     db = connection.settings_dict
     credentials = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
         credentials += ":" + quote(db["PASSWORD"], safe="")
     name = quote(db["NAME"], safe="")
-    if socket_dir := db["OPTIONS"].get("host"):  # the embedded server (rewardhub.embedded_db) listens on a socket
+    socket_dir = db["OPTIONS"].get("host")  # the embedded server (rewardhub.embedded_db) listens on a socket
+    if socket_dir and host is None:
         return f"postgres://{credentials}@/{name}?host={quote(socket_dir)}"
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
+    return f"postgres://{credentials}@{host or db['HOST'] or '127.0.0.1'}:{port or db['PORT'] or 5432}/{name}"
 
 
 def free_port() -> int:
