@@ -25,7 +25,7 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from giveaways import services
 from giveaways.codes import ERROR_CODES, SUCCESS_MSG, CallbackError, ResultCode
-from rewardhub import auth_throttle
+from rewardhub import auth_throttle, metrics
 from rewardhub.db import Database
 from rewardhub.errors import Refused, json_api_status
 from rewardhub.inputs import load_json_object, parse_form, read_limited
@@ -37,6 +37,7 @@ MAX_RUNNING_TOTAL = 2_147_483_647  # the progress column's range
 
 def envelope(code: int, msg: str, data, http_status: int = 200) -> HttpResponse:
     """Encoded as DRF's JSONRenderer would (compact, UTF-8, its date format), without its negotiation."""
+    metrics.outcome.set(ResultCode(code).name.lower())
     body = json.dumps(
         {"code": int(code), "msg": msg, "data": data}, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":")
     )

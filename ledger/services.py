@@ -15,6 +15,7 @@ from psycopg.errors import NoDataFound
 from catalog.models import StoreApp
 from catalog.services import SECRET_PREFIX_LENGTH, hash_secret
 from ledger.models import AppToken, BanRecord, LedgerEntry, RewardUser
+from rewardhub import metrics
 from rewardhub.db import Database
 from rewardhub.errors import Refused
 
@@ -86,7 +87,7 @@ def adjust_balance(*, user: RewardUser, amount: int, reason: str, staff: Abstrac
     """A staff correction: audited by who made it and why."""
     if not reason.strip():
         raise ValueError("An adjustment needs a reason.")
-    return post_entry(
+    entry = post_entry(
         user_id=user.pk,
         amount=amount,
         kind=LedgerEntry.Kind.ADJUSTMENT,
@@ -95,6 +96,8 @@ def adjust_balance(*, user: RewardUser, amount: int, reason: str, staff: Abstrac
         created_by=staff,
         note=reason.strip(),
     )
+    transaction.on_commit(lambda: metrics.coins_moved("adjustment", amount))
+    return entry
 
 
 @transaction.atomic

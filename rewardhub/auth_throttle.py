@@ -36,6 +36,7 @@ from django.core.cache.backends.redis import RedisCache, RedisSerializer
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
 
+from rewardhub import metrics
 from rewardhub.ip_allowlist import client_ip as _client_ip
 
 # Callers that cannot be placed (TRUSTED_PROXY_HOPS says there is a proxy, the request did not come through
@@ -90,12 +91,18 @@ outage = _Outage()
 # --- Django's cache: the WSGI threads, and the hot paths when it is per process --------------------------
 
 
+def _counted(scope: str, seconds_left: int | None) -> int | None:
+    if seconds_left:
+        metrics.THROTTLED.labels(scope).inc()
+    return seconds_left
+
+
 def is_blocked(scope: str, ip: str | None) -> int | None:
     """Seconds until this IP may try again on this API, or None when it is not blocked (one cache read)."""
     if outage.ongoing():
         return None
     try:
-        return _seconds_left(cache.get(_key("blocked", scope, ip)))
+        return _counted(scope, _seconds_left(cache.get(_key("blocked", scope, ip))))
     except RedisError as error:
         outage.began(error)
         return None
@@ -208,7 +215,7 @@ async def ais_blocked(scope: str, ip: str | None) -> int | None:
         return None
     try:
         async with asyncio.timeout(worker.timeout):  # the pool's wait, the connect and the reply together
-            return _seconds_left(await worker.blocked_until(scope, ip))
+            return _counted(scope, _seconds_left(await worker.blocked_until(scope, ip)))
     except (RedisError, TimeoutError) as error:
         outage.began(error)
         return None

@@ -15,6 +15,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from rewardhub import metrics
+
 
 class Refused(Exception):
     """A request refused by the domain or by input parsing: `code` is stable (clients branch on it), `message`
@@ -52,6 +54,7 @@ def json_response(body: dict, http_status: int = 200) -> HttpResponse:
 
 
 def error_response(code: str, message: str, http_status: int) -> HttpResponse:
+    metrics.outcome.set(code)
     return json_response(error_body(code, message), http_status)
 
 

@@ -3,6 +3,8 @@
 import gc
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # uvicorn's gunicorn worker (httptools, uvloop), one per core, serving rewardhub.asgi: the hot paths run on a
@@ -19,6 +21,38 @@ graceful_timeout = 20
 max_requests = 0
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
+
+# Prometheus' multiprocess mode (rewardhub.metrics): every worker writes its samples to files here, a scrape adds them
+# up. Set before any worker imports prometheus_client; a directory of this master's own, emptied at each start (the
+# files of an earlier run's workers would be counted again otherwise).
+own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="rewardhub-metrics-"))
+shutil.rmtree(metrics_dir, ignore_errors=True)
+os.makedirs(metrics_dir, exist_ok=True)
+
+
+def on_exit(server):
+    if own_metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def when_ready(server):
+    """METRICS_BIND (host:port): the master serves every worker's metrics there, apart from the public port."""
+    if bind := os.environ.get("METRICS_BIND"):
+        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        host, _, port = bind.rpartition(":")
+        start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+
+
+def child_exit(server, worker):
+    """A worker's live gauges leave with it (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

@@ -14,6 +14,7 @@ giveaway pages, the schema) goes to Django's handler unchanged.
 
 import asyncio
 import io
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,7 +33,7 @@ from django.urls import URLPattern, path
 from django.urls.resolvers import RoutePattern
 from django.utils.log import log_response
 
-from rewardhub import auth_throttle, logs
+from rewardhub import auth_throttle, logs, metrics
 from rewardhub.db import PooledDatabase, close_thread_connections
 from rewardhub.middleware import database_unavailable
 
@@ -80,6 +81,7 @@ class Application:
         self.threads = WSGIMiddleware(handler, workers=settings.DJANGO_THREADS)
         self.django = BodyFirst(self.threads, settings.HTTP_MAX_BODY_BYTES)
         self.database: PooledDatabase | None = None
+        self.pool_sampler: asyncio.Task | None = None  # rewardhub.metrics.sample_pool, while it serves
         self.loop: asyncio.AbstractEventLoop | None = None  # the one serving it, from lifespan start-up
 
     async def __call__(self, scope, receive, send):
@@ -90,38 +92,42 @@ class Application:
             path_info = scope["path"].removeprefix(scope.get("root_path", ""))
             for route in self.routes:
                 if match := route.pattern.match(path_info.removeprefix("/")):
-                    return await self.serve(route.view, match[2], scope, receive, send)
+                    return await self.serve(route, match[2], scope, receive, send)
         return await self.django(without_underscore_headers(scope), receive, send)
 
     async def lifespan(self, receive, send) -> None:
         while (await receive())["type"] == "lifespan.startup":
             self.database = await PooledDatabase.open(size=settings.DB_POOL_SIZE, timeout=settings.DB_POOL_TIMEOUT)
+            self.pool_sampler = asyncio.create_task(metrics.sample_pool(self.database.pool))
             auth_throttle.open_worker_client()
             self.loop = asyncio.get_running_loop()
             _serving.append(self)
             await send({"type": "lifespan.startup.complete"})
         if self in _serving:
             _serving.remove(self)
+            self.pool_sampler.cancel()
         if self.database is not None:
             await self.database.close()
         await auth_throttle.close_worker_client()
         await asyncio.to_thread(close_thread_connections, self.threads.executor, settings.DJANGO_THREADS)
         await send({"type": "lifespan.shutdown.complete"})
 
-    async def serve(self, view: HotView, kwargs: dict, scope, receive, send) -> None:
+    async def serve(self, route: HotPath, kwargs: dict, scope, receive, send) -> None:
         if (body := await read_body(receive, send, settings.API_MAX_BODY_BYTES + 1)) is None:
             return
+        started = time.perf_counter()
         # As a WSGI environ holds it (latin-1), for the views' get_str_from_wsgi: bytes that are not UTF-8 then
         # read as U+FFFD, where ASGIRequest's own decoding would fail on them.
         scope = {**scope, "query_string": scope.get("query_string", b"").decode("latin-1")}
         request = ASGIRequest(scope, io.BytesIO(body))
         try:
-            response = self.security.process_request(request) or await view(request, self.pool(), **kwargs)
+            response = self.security.process_request(request) or await route.view(request, self.pool(), **kwargs)
         except Exception as exc:  # answered as Django's handler answers a view's exception
             response = database_unavailable(exc) or response_for_exception(request, exc)
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.finish(request, response)]
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": response.content})
+        metrics.observe_request(route.name, response.status_code, started)
 
     def pool(self) -> PooledDatabase:
         if self.database is None:

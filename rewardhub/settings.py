@@ -241,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Prometheus metrics (rewardhub.metrics): GET /metrics with `Authorization: Bearer <METRICS_TOKEN>`, and/or served by
+# each gunicorn master on an internal address (METRICS_BIND, e.g. 10.0.0.5:9100). Neither set: not exposed.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_BIND = env.str("METRICS_BIND", default="")
+
 # LOG_FORMAT=json: one JSON object per line (rewardhub.logs); both formats carry the request's id.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):

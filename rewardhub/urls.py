@@ -10,6 +10,7 @@ from ledger import api as app_api
 from postbacks.offers import api as offers_api
 from postbacks.partner import api as partner_api
 from rewardhub.hot_paths import HotPath
+from rewardhub.metrics import metrics
 from rewardhub.views import healthz
 
 admin.site.site_header = "RewardHub operations"
@@ -22,6 +23,7 @@ admin.site.site_url = None  # no public home page: "View site" led to a 404
 # `view(request, db, **path arguments)` that answers every method, its URL name, and what /api/schema/ says of it.
 HOT_PATHS = [
     HotPath("healthz", healthz, name="healthz"),
+    HotPath("metrics", metrics, name="metrics"),
     HotPath("api/postback", partner_api.partner_postback, name="partner-postback", docs={"post": partner_api.POSTBACK_DOCS}),
     HotPath("api/callbacks/<str:slug>", offers_api.offer_callback, name="offer-callback", docs={"get": offers_api.CALLBACK_DOCS}),
     HotPath("public/v1/giveaway/task/callback", giveaway_api.task_callback, name="giveaway-task-callback", docs={"post": giveaway_api.TASK_CALLBACK_DOCS}),

@@ -41,7 +41,7 @@ from postbacks.offers.networks.base import (
     Reply,
     Verdict,
 )
-from rewardhub import auth_throttle
+from rewardhub import auth_throttle, metrics
 from rewardhub.crypto import decrypt
 from rewardhub.db import Database
 from rewardhub.ip_allowlist import ip_allowed
@@ -473,7 +473,11 @@ async def _record_conversion(
         "held_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.HELD) for c in snapshot.chain],
         "available_keys": [conversion_entry_key(c.id, LedgerEntry.Bucket.AVAILABLE) for c in snapshot.chain],
     }
-    return await db.fetchone(_RECORD_SQL_BYTES, params) is not None
+    recorded = await db.fetchone(_RECORD_SQL_BYTES, params) is not None
+    if recorded:
+        _count_delivery(integration, delivery["verdict"])
+        metrics.coins_moved("offer", effect.available_delta)
+    return recorded
 
 
 # One event, written in one statement:
@@ -589,6 +593,13 @@ async def _log_delivery(
 ) -> None:
     """A delivery that records no conversion: one INSERT with its final verdict."""
     await db.execute(_LOG_DELIVERY_SQL, _delivery_row(db, integration, delivery, result, reply))
+    _count_delivery(integration, result.verdict)
+
+
+def _count_delivery(integration: _Integration, verdict: str) -> None:
+    """Once the delivery's row is written (rewardhub.metrics)."""
+    metrics.outcome.set(verdict)
+    metrics.OFFER_DELIVERIES.labels(integration.provider, str(integration.id), verdict).inc()
 
 
 _KINDS = {

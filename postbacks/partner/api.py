@@ -9,7 +9,7 @@ from catalog.selectors import partner_pid_of_secret
 from postbacks.models import MAX_LEVEL
 from postbacks.partner.parsing import MAX_REASON_LENGTH, parse_partner_postback
 from postbacks.partner.services import PostbackOutcome, record_partner_postback
-from rewardhub import auth_throttle
+from rewardhub import auth_throttle, metrics
 from rewardhub.db import Database
 from rewardhub.errors import Refused, error_response, json_response, refusal_response, unauthorized
 from rewardhub.inputs import read_limited
@@ -87,6 +87,10 @@ async def partner_postback(request, db: Database) -> HttpResponse:
         unauthenticated = refused.code == "unauthorized"
         if unauthenticated:
             await auth_throttle.arecord_failure("partner", ip)
+        # Only a pid its secret proved is a label (any other refusal comes after that): a pid anyone may send would
+        # let them add series.
+        proven = not unauthenticated and refused.code != "unknown_pid"
+        metrics.PARTNER_POSTBACKS.labels(named.pid if proven else "-", refused.code).inc()
         response = refusal_response(refused)
         await record_refused_call(
             db,
@@ -126,6 +130,10 @@ async def _record(request, db: Database, named: PostbackNamed) -> HttpResponse:
     if not secret:
         raise unauthorized()
     outcome = await record_partner_postback(db=db, secret=secret, **vars(payload))
+    result = "duplicate" if outcome.duplicate else "accepted"
+    metrics.outcome.set(result)
+    metrics.PARTNER_POSTBACKS.labels(outcome.target.pid, result).inc()
+    metrics.coins_moved("partner_postback", outcome.coin_delta)
     return json_response(postback_body(outcome))
 
 
