@@ -93,6 +93,7 @@ class Application:
             for route in self.routes:
                 if match := route.pattern.match(path_info.removeprefix("/")):
                     return await self.serve(route, match[2], scope, receive, send)
+            return await self.django(without_underscore_headers(scope), receive, counted(send))
         return await self.django(without_underscore_headers(scope), receive, send)
 
     async def lifespan(self, receive, send) -> None:
@@ -142,6 +143,18 @@ class Application:
         if not response.has_header("Content-Length"):  # keep-alive clients need it (CommonMiddleware's job elsewhere)
             response["Content-Length"] = str(len(response.content))
         return [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())]
+
+
+def counted(send: Callable) -> Callable:
+    """Django's requests in the metrics by status (rewardhub.metrics), timed to the start of the answer."""
+    started = time.perf_counter()
+
+    async def send_counted(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            metrics.observe_request("django", message["status"], started)
+        await send(message)
+
+    return send_counted
 
 
 def with_request_id(scope: dict, send: Callable) -> tuple[dict, Callable]:

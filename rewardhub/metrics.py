@@ -24,11 +24,11 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 API_REQUESTS = Counter(
-    "rewardhub_api_requests", "Calls to the fast-lane APIs by outcome: accepted, duplicate or the refusal's code.",
-    ["api", "outcome"],
+    "rewardhub_api_requests", "Requests by API (a fast-lane route's name; `django` for the rest) and outcome: "
+    "accepted, duplicate, the refusal's code, or the HTTP status.", ["api", "outcome"],
 )  # fmt: skip
 API_LATENCY = Histogram(
-    "rewardhub_api_request_duration_seconds", "Time from a fast-lane request's body to its answer.", ["api"],
+    "rewardhub_api_request_duration_seconds", "Time from a request's body to its answer.", ["api"],
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )  # fmt: skip
 PARTNER_POSTBACKS = Counter(
@@ -38,7 +38,6 @@ PARTNER_POSTBACKS = Counter(
 OFFER_DELIVERIES = Counter(
     "rewardhub_offer_deliveries", "Offer-network deliveries by verdict.", ["network", "integration", "verdict"]
 )
-GIVEAWAY_CALLBACKS = Counter("rewardhub_giveaway_callbacks", "Giveaway task callbacks by result code.", ["code"])
 COINS = Counter("rewardhub_coins", "Coins moved in available balances.", ["source", "direction"])
 THROTTLED = Counter("rewardhub_throttled_requests", "Requests refused by the failed-authentication throttle.", ["api"])
 POOL_CONNECTIONS = Gauge(
@@ -58,7 +57,8 @@ outcome: ContextVar[str | None] = ContextVar("outcome", default=None)
 
 
 def observe_request(api: str, status: int, started: float) -> None:
-    API_REQUESTS.labels(api, outcome.get() or str(status)).inc()
+    """A server error is counted by its status whatever the request had come to before it failed."""
+    API_REQUESTS.labels(api, str(status) if status >= 500 else outcome.get() or str(status)).inc()
     API_LATENCY.labels(api).observe(time.perf_counter() - started)
 
 

@@ -2,8 +2,11 @@
 deliveries per integration, coins per source, throttle hits and latency, and never a user in a label."""
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
+from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from catalog.tests.factories import RewardGameFactory, StoreAppFactory
@@ -15,6 +18,7 @@ from rewardhub.tests.test_asgi import partner_secret_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "metrics-token-for-tests"
+METRIC = re.compile(r"rewardhub_\w+")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -115,3 +119,22 @@ def test_giveaway_callbacks_count_by_result_code():
     after = scrape()
     api = "giveaway-task-callback"
     assert grew(before, after, "rewardhub_api_requests_total", api=api, outcome="invalid_params") == 1
+
+
+def test_requests_django_serves_count_by_status():
+    before = scrape()
+
+    Client().get("/admin/login/")
+    Client().get("/no-such-page")
+
+    after = scrape()
+    assert grew(before, after, "rewardhub_api_requests_total", api="django", outcome="200") == 1
+    assert grew(before, after, "rewardhub_api_requests_total", api="django", outcome="404") == 1
+
+
+def test_every_metric_the_example_alerts_use_is_exported():
+    rules = yaml.safe_load((Path(settings.BASE_DIR) / "deploy" / "prometheus" / "rewardhub-alerts.yml").read_text())
+    used = {name for group in rules["groups"] for rule in group["rules"] for name in METRIC.findall(rule["expr"])}
+    exported = {name for name, _ in scrape()}
+
+    assert used and used <= exported
