@@ -67,7 +67,9 @@ class OfferwallIntegrationForm(forms.ModelForm):
     secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
-        help_text="The network's app secret (not its API key). Leave blank to keep the current one.",
+        # Which key signs differs: BitLabs' app secret is not its API key, ayeT's publisher API key is the one.
+        help_text="The key the network signs its callbacks with (the README names it for each network). Leave blank "
+        "to keep the current one.",
     )
 
     class Meta:

@@ -53,7 +53,9 @@ def send_example_callback(
     # Its query and body (one holds the signature) make it this callback's delivery, found through the (integration,
     # transaction) index.
     delivery = integration.deliveries.filter(
-        transaction_id=transaction_id, query=urlsplit(callback.url).query, body=callback.body.decode()
+        transaction_id=callback.transaction_id or transaction_id,
+        query=urlsplit(callback.url).query,
+        body=callback.body.decode(),
     ).first()
     return SentExample(source_ip, response.status, response.body.decode(errors="replace"), delivery)
 

@@ -101,6 +101,7 @@ class ExampleCallback:
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    transaction_id: str = ""  # the id the network sends, where not the one asked for (ayeT's reversals: `r-<id>`)
 
 
 @dataclass(frozen=True)
