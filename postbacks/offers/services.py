@@ -463,7 +463,7 @@ async def _record_conversion(
         "available_delta": effect.available_delta,
         "held_delta": effect.held_delta,
         "details": json.dumps(event.details),
-        "signature": event.signature,
+        "signature": _bound_signature(integration, event),
         "chain_position": len(snapshot.chain) + 1,
         "first_event": first,
         "integration_version": integration.version if first else None,
@@ -481,14 +481,16 @@ async def _record_conversion(
 
 
 # One event, written in one statement:
-# - signature: binds the event's signature to its transaction and amount (OfferSignature), or confirms the binding;
-#   no row when the signature is bound to other values (a forgery, refused on the full path). A no-op update rather
-#   than DO NOTHING: it returns the row, and waits for a concurrent binding to commit first. For a first event
-#   (decided without a read, see receive_callback) it also checks what the read would have: the integration is still
-#   as this process cached it (its row's xmin, which every update by another transaction changes: an operator's;
-#   the hot paths never run inside one), so the signature was checked with the current secret, the address with the
-#   current allowlist, the coins counted at the current rate; and the user is in the integration's app and not
-#   banned. That the offer has no event yet is checked by the conversion's ON CONFLICT on chain position 1.
+# - checked: for a first event (decided without a read, see receive_callback), what the read would have checked: the
+#   integration is still as this process cached it (its row's xmin, which every update by another transaction
+#   changes: an operator's; the hot paths never run inside one), so the signature was checked with the current
+#   secret, the address with the current allowlist, the coins counted at the current rate; and the user is in the
+#   integration's app and not banned. No row, so nothing written, when that does not hold. That the offer has no
+#   event yet is checked by the conversion's ON CONFLICT on chain position 1.
+# - signature: where the network's signature could verify another event too (_bound_signature), binds it to its
+#   transaction and amount (OfferSignature), or confirms the binding; no row when it is bound to other values (a
+#   forgery, refused on the full path), and then no conversion. A no-op update rather than DO NOTHING: it returns
+#   the row, and waits for a concurrent binding to commit first.
 # - conversion: claims the event's key and chain position (ON CONFLICT DO NOTHING); everything after it is written
 #   from its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
 # - delivery: the delivery log row, with the id the conversion points at. The sequence is named as PostgreSQL names
@@ -499,14 +501,18 @@ async def _record_conversion(
 #   data-modifying CTE: it runs because the final SELECT reads it.
 _RECORD_SQL = """
 WITH new_delivery AS (SELECT nextval('offer_deliveries_id_seq'::regclass) AS id),
-signature AS (
-    INSERT INTO offer_signatures AS bound (integration_id, signature, transaction_id, amount_received)
-    SELECT %(integration)s, %(signature)s, %(transaction_id)s, %(amount_received)s
+checked AS (
+    SELECT id AS delivery_id FROM new_delivery
     WHERE NOT %(first_event)s OR EXISTS (
         SELECT FROM offerwall_integrations i JOIN users u ON u.store_app_id = i.store_app_id
         WHERE i.id = %(integration)s AND i.xmin = %(integration_version)s::xid
           AND u.id = %(user)s AND u.banned_at IS NULL
     )
+),
+signature AS (
+    INSERT INTO offer_signatures AS bound (integration_id, signature, transaction_id, amount_received)
+    SELECT %(integration)s, %(signature)s, %(transaction_id)s, %(amount_received)s
+    FROM checked WHERE %(signature)s::varchar IS NOT NULL
     ON CONFLICT (integration_id, signature) DO UPDATE SET signature = EXCLUDED.signature
     WHERE bound.transaction_id = EXCLUDED.transaction_id AND bound.amount_received = EXCLUDED.amount_received
     RETURNING 1
@@ -517,10 +523,10 @@ conversion AS (
         amount_received, payout_usd, coins, outcome, available_delta, held_delta, details, chain_position,
         review_note
     )
-    SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, new_delivery.id, %(action)s, %(original)s,
+    SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, checked.delivery_id, %(action)s, %(original)s,
            %(amount_received)s, %(payout_usd)s, %(coins)s, %(outcome)s, %(available_delta)s, %(held_delta)s,
            %(details)s, %(chain_position)s, ''
-    FROM new_delivery, signature
+    FROM checked WHERE %(signature)s::varchar IS NULL OR EXISTS (SELECT FROM signature)
     ON CONFLICT DO NOTHING
     RETURNING id, delivery_id, user_id
 ),
@@ -553,6 +559,12 @@ entries AS (
 )
 SELECT id, (SELECT count(*) FROM entries) AS entries_written FROM conversion
 """
+
+def _bound_signature(integration: _Integration, event: ConversionEvent) -> str | None:
+    """The signature to bind to the event's transaction and amount, or None when the network signs the whole
+    callback: then no other callback can carry a valid copy of it, and there is nothing to bind."""
+    return None if get_network(integration.provider).signs_whole_callback else event.signature
+
 
 # Encoded once: psycopg would encode (and hash, for its statement cache) the text on every call.
 _RECORD_SQL_BYTES = _RECORD_SQL.encode()

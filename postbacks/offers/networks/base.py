@@ -124,6 +124,10 @@ class OfferNetwork(ABC):
     # Parameters the signature does not cover that still decide which coins move (Wannads' `status`): whoever
     # saw one callback can replay it with another value, so such a network needs an IP allowlist in production.
     unsigned_coin_parameters: tuple[str, ...] = ()
+    # True when the signature covers the whole callback (every parameter, unambiguously, or the whole body): no other
+    # callback can carry a valid copy of it. Otherwise (fields concatenated without separators, or some unsigned)
+    # each accepted signature is bound to its transaction and amount, and its reuse with other values is forged.
+    signs_whole_callback: bool = False
     # The addresses the network publishes for its callbacks: a new integration's allowlist starts with them.
     server_ips: tuple[str, ...] = ()
 
