@@ -2,6 +2,8 @@
 answer in the network's own format, and sign an example callback as the network would. The service
 (`postbacks.offers.services`) does everything else."""
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -209,3 +211,14 @@ def optional_payout(params: dict[str, str], name: str) -> Decimal | None:
 
 def optional_details(params: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
     return {name: params[name] for name in names if params.get(name)}
+
+
+def per_event_signature(sent: str, transaction_id: str, amount: str) -> str:
+    """What `signature()` returns for a network whose signature leaves out the transaction id or the amount, so that
+    genuine callbacks share one (Kiwiwall signs sub_id and amount only: a user's every offer of the same amount
+    carries the same signature). Binding the bare signature to its first transaction (postbacks.offers.services)
+    would refuse the user's next such offer as forged; qualified by the event's transaction and amount it refuses
+    no genuine callback, and the network's IP allowlist (unsigned_coin_parameters) is what stops a replay."""
+    if not sent:
+        return ""
+    return hashlib.sha256(json.dumps([sent, transaction_id, amount]).encode()).hexdigest()
