@@ -487,7 +487,7 @@ async def _record_conversion(
 #   secret, the address with the current allowlist, the coins counted at the current rate; and the user is in the
 #   integration's app and not banned. No row, so nothing written, when that does not hold. That the offer has no
 #   event yet is checked by the conversion's ON CONFLICT on chain position 1.
-# - signature: where the network's signature could verify another event too (_bound_signature), binds it to its
+# - signature: where the network's signature is bound to its event (OfferNetwork.binds_signature), binds it to its
 #   transaction and amount (OfferSignature), or confirms the binding; no row when it is bound to other values (a
 #   forgery, refused on the full path), and then no conversion. A no-op update rather than DO NOTHING: it returns
 #   the row, and waits for a concurrent binding to commit first.
@@ -561,9 +561,9 @@ SELECT id, (SELECT count(*) FROM entries) AS entries_written FROM conversion
 """
 
 def _bound_signature(integration: _Integration, event: ConversionEvent) -> str | None:
-    """The signature to bind to the event's transaction and amount, or None when the network signs the whole
-    callback: then no other callback can carry a valid copy of it, and there is nothing to bind."""
-    return None if get_network(integration.provider).signs_whole_callback else event.signature
+    """The signature to bind to the event's transaction and amount, or None where the network's is not bound
+    (OfferNetwork.binds_signature)."""
+    return event.signature if get_network(integration.provider).binds_signature else None
 
 
 # Encoded once: psycopg would encode (and hash, for its statement cache) the text on every call.

@@ -13,6 +13,7 @@ BASE_URL = "https://rewards.example.com"
 USER_ID = uuid.UUID("3f2c8d1e-5a4b-4c6d-8e9f-0a1b2c3d4e5f")
 BITLABS_SECRET = "bitlabs-secret"
 WANNADS_SECRET = "wannads-secret"
+KIWIWALL_SECRET = "kiwiwall-secret"
 
 
 def integration(store_app, provider, slug, secret, coin_rate="1", ip_allowlist=""):
@@ -44,6 +45,18 @@ def wannads_path(slug, user_id=USER_ID, transaction_id="wn-1", reward="100", sta
     signed = f"{params['user_id']}{params['transaction_id']}{params['reward']}{WANNADS_SECRET}"
     params["signature"] = hashlib.md5(signed.encode(), usedforsecurity=False).hexdigest()
     return f"/api/callbacks/{slug}?{urlencode(params)}"
+
+
+def kiwiwall_query(sub_id=USER_ID, trans_id="kw-1", amount="100", status="1", **extra) -> str:
+    """Kiwiwall's parameters, for a URL or a form body: `signature` is MD5 of sub_id:amount:secret."""
+    signed = f"{sub_id}:{amount}:{KIWIWALL_SECRET}"
+    signature = hashlib.md5(signed.encode(), usedforsecurity=False).hexdigest()
+    params = {"status": status, "trans_id": trans_id, "sub_id": sub_id, "amount": amount, **extra}
+    return urlencode({**params, "signature": signature})
+
+
+def kiwiwall_path(slug, **params) -> str:
+    return f"/api/callbacks/{slug}?{kiwiwall_query(**params)}"
 
 
 def recorded_reversal(user, tx="tx-reversed", outcome="reversed", integration_=None):

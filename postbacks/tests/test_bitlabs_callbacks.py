@@ -6,7 +6,7 @@ import pytest
 from catalog.tests.factories import StoreAppFactory
 from ledger.models import LedgerEntry, RewardUser
 from ledger.tests.factories import RewardUserFactory
-from postbacks.models import OfferConversion, OfferDelivery, OfferReversal
+from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, OfferSignature
 from postbacks.tests.offer_factories import (
     BITLABS_SECRET,
     USER_ID,
@@ -434,3 +434,10 @@ def test_a_malformed_payout_is_unknown_and_still_credits(bitlabs, user):
 
     assert OfferConversion.objects.get().payout_usd is None
     assert balances(user) == (10, 0)
+
+
+def test_a_hash_over_the_whole_url_is_not_bound_to_its_event(bitlabs, user):
+    # No other URL can carry it (a changed copy fails verification), so there is nothing to bind: one write less.
+    assert get(bitlabs_offer(SLUG, "o-1", "10")).status_code == 200
+
+    assert not OfferSignature.objects.exists()

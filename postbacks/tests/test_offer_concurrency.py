@@ -9,10 +9,12 @@ from ledger.tests.factories import RewardUserFactory
 from postbacks.models import OfferConversion
 from postbacks.tests.offer_factories import (
     BITLABS_SECRET,
+    KIWIWALL_SECRET,
     USER_ID,
     WANNADS_SECRET,
     bitlabs_offer,
     integration,
+    kiwiwall_path,
     wannads_path,
 )
 from rewardhub.testing import Client, run_concurrently
@@ -26,6 +28,7 @@ def user():
     app = StoreAppFactory(pid="cashgiraffe")
     integration(app, "bitlabs", "bl", BITLABS_SECRET)
     integration(app, "wannads", "wn", WANNADS_SECRET)
+    integration(app, "kiwiwall", "kw", KIWIWALL_SECRET)
     return RewardUserFactory(id=USER_ID, store_app=app)
 
 
@@ -44,6 +47,37 @@ def test_simultaneous_copies_of_a_postback_credit_once(user):
     assert [(r.status_code, r.content) for r in replies] == [(200, b"OK")] * 8
     assert balances(user) == (100, 0)
     assert LedgerEntry.objects.count() == 1
+
+
+def test_simultaneous_copies_of_a_kiwiwall_postback_credit_once(user):
+    replies = run_concurrently([fetch(kiwiwall_path("kw", trans_id="kw-1", amount="30"))] * 8)
+
+    assert [(r.status_code, r.content) for r in replies] == [(200, b"1")] * 8
+    assert balances(user) == (30, 0)
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_kiwiwall_offers_sharing_a_signature_at_once_all_credit(user):
+    # Kiwiwall signs sub_id and amount: a user's offers of the same amount carry one signature, none is a forgery.
+    paths = [kiwiwall_path("kw", trans_id=f"kw-same-{n}", amount="30") for n in range(4)]
+
+    replies = run_concurrently([fetch(path) for path in paths])
+
+    assert [r.content for r in replies] == [b"1"] * 4
+    assert balances(user) == (120, 0)
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_a_kiwiwall_credit_racing_its_reversal_nets_to_zero(user, round_):
+    tx = f"kw-race-{round_}"
+    credit = kiwiwall_path("kw", trans_id=tx, amount="30")
+    reversal = kiwiwall_path("kw", trans_id=tx, amount="-30", status="2")
+
+    replies = run_concurrently([fetch(credit), fetch(reversal), fetch(credit), fetch(reversal)])
+
+    assert [r.content for r in replies] == [b"1"] * 4
+    assert balances(user) == (0, 0)
+    call_command("ledger_audit")
 
 
 def test_simultaneous_copies_of_a_completed_offer_credit_once(user):

@@ -68,7 +68,6 @@ class AdGemReplies:
 class AdGem(AdGemReplies, OfferNetwork):
     name = "adgem"
     label = "AdGem (postback v2, GET)"
-    signs_whole_callback = True
     signature_covers = "the whole callback URL (its path and every parameter, as sent) but the verifier itself"
     example_events = EXAMPLE_EVENTS  # and no test flag: every paying postback moves coins
 

@@ -32,7 +32,6 @@ FIELDS = ("player_id", "conversion_id", "amount", "payout", "conversion_type", *
 class AdGemV3(AdGemReplies, OfferNetwork):
     name = "adgem_v3"
     label = "AdGem (postback v3, signed JSON)"
-    signs_whole_callback = True
     signature_covers = "the whole JSON body, byte for byte (the Signature header); not the URL"
     example_events = EXAMPLE_EVENTS  # and no test flag: every paying postback moves coins
 

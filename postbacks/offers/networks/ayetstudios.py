@@ -54,7 +54,6 @@ _STATUS = {
 class AyetStudios(OfferNetwork):
     name = "ayetstudios"
     label = "ayeT-Studios"
-    signs_whole_callback = True
     signature_covers = (
         "every query parameter (the X-Ayetstudios-Security-Hash header: HMAC-SHA256 with the publisher API key of "
         "the parameters sorted by name); not the URL's path"

@@ -124,10 +124,12 @@ class OfferNetwork(ABC):
     # Parameters the signature does not cover that still decide which coins move (Wannads' `status`): whoever
     # saw one callback can replay it with another value, so such a network needs an IP allowlist in production.
     unsigned_coin_parameters: tuple[str, ...] = ()
-    # True when the signature covers the whole callback (every parameter, unambiguously, or the whole body): no other
-    # callback can carry a valid copy of it. Otherwise (fields concatenated without separators, or some unsigned)
-    # each accepted signature is bound to its transaction and amount, and its reuse with other values is forged.
-    signs_whole_callback: bool = False
+    # Whether an accepted signature is bound to its transaction and amount, its reuse with other values refused as
+    # forged (postbacks.offers.services): for a signature that covers both but could verify another split of them
+    # (fields concatenated without separators: Wannads, Revlum). Not for one over the whole callback, which verifies
+    # no other (nothing to bind), nor for one that leaves the transaction id or the amount out, which genuine
+    # callbacks share (binding would refuse them; the IP allowlist its unsigned parameters require guards those).
+    binds_signature: bool = False
     # The addresses the network publishes for its callbacks: a new integration's allowlist starts with them.
     server_ips: tuple[str, ...] = ()
 

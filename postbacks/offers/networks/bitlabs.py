@@ -43,7 +43,6 @@ _STATUS = {
 class BitLabs(OfferNetwork):
     name = "bitlabs"
     label = "BitLabs"
-    signs_whole_callback = True
     signature_covers = "the whole callback URL: every parameter, in the order sent, and the integration's path"
     example_events = {
         "COMPLETE": "COMPLETE: an offer completed (credit)",

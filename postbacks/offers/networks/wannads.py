@@ -36,6 +36,7 @@ class Wannads(OfferNetwork):
     name = "wannads"
     label = "Wannads"
     # No separators: `tx-17` + `1` signs as `tx-1` + `71` would (offers.services refuses the second as forged).
+    binds_signature = True  # see OfferNetwork: covers transaction and amount, without separators
     signature_covers = "user_id, transaction_id and reward, concatenated without separators"
     unsigned_coin_parameters = ("status",)
     example_events = {
