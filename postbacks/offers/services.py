@@ -198,7 +198,7 @@ async def _record_first_event(
     banned, and written only if all of that holds. None when it does not apply or did not hold: every refusal,
     duplicate, debug or ban callback, and every later event of an offer, takes the full path."""
     event = _parse(integration.provider, request)
-    if not isinstance(event, ConversionEvent) or event.debug:
+    if not isinstance(event, ConversionEvent) or event.debug or event.no_coins:
         return None
     assumed = _Snapshot(integration, user_exists=True, user_banned=False, signed_for=None, chain=[])
     if await _refusal(db, assumed, request, event, delivery.source_ip) is not None:
@@ -320,6 +320,8 @@ def _not_to_record(snapshot: _Snapshot, event: ConversionEvent | BanEvent) -> _R
         return _Result(Verdict.FORGED, "This signature was already used with other values.", transaction_id)
     if event.debug:
         return _Result(Verdict.ACCEPTED, "Debug callback: verified and logged, no coins moved.", transaction_id)
+    if getattr(event, "no_coins", ""):
+        return _Result(Verdict.ACCEPTED, event.no_coins, transaction_id)
     if abs(event.amount) * snapshot.integration.coin_rate >= MAX_COINS:
         return _Result(Verdict.INVALID, f"The amount {event.amount_received} is too large.", transaction_id)
     if not snapshot.user_exists:

@@ -145,7 +145,11 @@ def test_an_install_is_ok_logged_and_moves_nothing(adgem, user):
     assert (response.status_code, response.content) == (200, b"OK")
     assert coins(user) == 0
     assert not OfferConversion.objects.exists()
-    assert OfferDelivery.objects.get().verdict == "accepted"
+    delivery = OfferDelivery.objects.get()
+    assert (delivery.verdict, delivery.message) == (
+        "accepted",
+        "An install (a non-paying goal): verified and logged, no coins moved.",
+    )
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,7 @@ def _signed_url(url: str) -> str | None:
 
 def conversion(fields: dict[str, str], transaction_field: str, *, install: bool, signature: str) -> ConversionEvent:
     """The event of an AdGem postback (v2's parameters or v3's `data`): a paying goal credits `amount`; an install is
-    logged as a no-coin event (`debug`), whatever amount it carries."""
+    verified and logged without coins, whatever amount it carries."""
     user_id = required(fields, "player_id")
     transaction_id = required(fields, transaction_field)
     if install:
@@ -142,7 +142,7 @@ def conversion(fields: dict[str, str], transaction_field: str, *, install: bool,
         amount_received=amount_received,
         original_transaction_id=transaction_id,
         signature=signature,
-        debug=install,
+        no_coins="An install (a non-paying goal): verified and logged, no coins moved." if install else "",
         payout_usd=optional_payout(fields, "payout"),
         details=optional_details(fields, DETAILS),
     )

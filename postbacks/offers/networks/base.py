@@ -81,6 +81,7 @@ class ConversionEvent:
     original_transaction_id: str  # the transaction this event is about (itself, or `ref` for a reconciliation)
     signature: str  # as sent, lowercase: bound to this transaction and amount once accepted (postbacks.offers.services)
     debug: bool = False
+    no_coins: str = ""  # why a verified event moves no coins although it is not a test (AdGem's installs)
     payout_usd: Decimal | None = None  # what the network says it pays for the event, where it sends it
     details: dict = field(default_factory=dict)
 
