@@ -93,7 +93,7 @@ outage = _Outage()
 
 def _counted(scope: str, seconds_left: int | None) -> int | None:
     if seconds_left:
-        metrics.THROTTLED.labels(scope).inc()
+        metrics.labelled(metrics.THROTTLED, scope).inc()
     return seconds_left
 
 

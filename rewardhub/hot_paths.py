@@ -88,12 +88,12 @@ class Application:
         if scope["type"] == "lifespan":
             return await self.lifespan(receive, send)
         if scope["type"] == "http":
-            scope, send = with_request_id(scope, send)
+            request_id = logs.take_request_id(scope["headers"])
             path_info = scope["path"].removeprefix(scope.get("root_path", ""))
             for route in self.routes:
                 if match := route.pattern.match(path_info.removeprefix("/")):
-                    return await self.serve(route, match[2], scope, receive, send)
-            return await self.django(without_underscore_headers(scope), receive, counted(send))
+                    return await self.serve(route, match[2], scope, receive, send, request_id)
+            scope, send = django_side(scope, send, request_id)
         return await self.django(without_underscore_headers(scope), receive, send)
 
     async def lifespan(self, receive, send) -> None:
@@ -113,7 +113,7 @@ class Application:
         await asyncio.to_thread(close_thread_connections, self.threads.executor, settings.DJANGO_THREADS)
         await send({"type": "lifespan.shutdown.complete"})
 
-    async def serve(self, route: HotPath, kwargs: dict, scope, receive, send) -> None:
+    async def serve(self, route: HotPath, kwargs: dict, scope, receive, send, request_id: bytes) -> None:
         if (body := await read_body(receive, send, settings.API_MAX_BODY_BYTES + 1)) is None:
             return
         started = time.perf_counter()
@@ -126,6 +126,7 @@ class Application:
         except Exception as exc:  # answered as Django's handler answers a view's exception
             response = database_unavailable(exc) or response_for_exception(request, exc)
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.finish(request, response)]
+        headers.append((b"x-request-id", request_id))
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": response.content})
         metrics.observe_request(route.name, response.status_code, started)
@@ -145,33 +146,20 @@ class Application:
         return [*response.items(), *(("Set-Cookie", cookie.output(header="")) for cookie in response.cookies.values())]
 
 
-def counted(send: Callable) -> Callable:
-    """Django's requests in the metrics by status (rewardhub.metrics), timed to the start of the answer."""
+def django_side(scope: dict, send: Callable, request_id: bytes) -> tuple[dict, Callable]:
+    """A request for Django's handler: its id in the request Django sees (rewardhub.logs) and in the response, and
+    the request in the metrics by status (rewardhub.metrics), timed to the start of the answer."""
     started = time.perf_counter()
+    header = (b"x-request-id", request_id)
+    headers = [(name, value) for name, value in scope["headers"] if name != b"x-request-id"]
 
     async def send_counted(message: dict) -> None:
         if message["type"] == "http.response.start":
             metrics.observe_request("django", message["status"], started)
-        await send(message)
-
-    return send_counted
-
-
-def with_request_id(scope: dict, send: Callable) -> tuple[dict, Callable]:
-    """The request's id (rewardhub.logs) for every line logged while serving it, here or in Django's threads (a2wsgi
-    copies the context), in the request Django sees and in the response."""
-    headers = [(name, value) for name, value in scope["headers"] if name != b"x-request-id"]
-    sent = next((value for name, value in scope["headers"] if name == b"x-request-id"), b"")
-    chosen = logs.chosen_request_id(sent.decode("latin-1"))
-    logs.request_id.set(chosen)
-    header = (b"x-request-id", chosen.encode())
-
-    async def send_with_id(message: dict) -> None:
-        if message["type"] == "http.response.start":
             message = {**message, "headers": [*message.get("headers", ()), header]}
         await send(message)
 
-    return {**scope, "headers": [*headers, header]}, send_with_id
+    return {**scope, "headers": [*headers, header]}, send_counted
 
 
 # The applications this process serves between their lifespan start-up and shutdown, the newest last (a gunicorn

@@ -56,15 +56,27 @@ POOL_SAMPLE_SECONDS = 5
 outcome: ContextVar[str | None] = ContextVar("outcome", default=None)
 
 
+def labelled(metric, *labels: str):
+    """The metric's child for these labels, looked up once per process: labels() validates and locks on every call,
+    a cost the hot paths pay several times per request otherwise."""
+    child = _children.get((metric, labels))
+    if child is None:
+        child = _children[metric, labels] = metric.labels(*labels)
+    return child
+
+
+_children: dict[tuple, object] = {}  # bounded: no label takes a value a caller chooses freely
+
+
 def observe_request(api: str, status: int, started: float) -> None:
     """A server error is counted by its status whatever the request had come to before it failed."""
-    API_REQUESTS.labels(api, str(status) if status >= 500 else outcome.get() or str(status)).inc()
-    API_LATENCY.labels(api).observe(time.perf_counter() - started)
+    labelled(API_REQUESTS, api, str(status) if status >= 500 else outcome.get() or str(status)).inc()
+    labelled(API_LATENCY, api).observe(time.perf_counter() - started)
 
 
 def coins_moved(source: str, amount: int) -> None:
     if amount:
-        COINS.labels(source, "credited" if amount > 0 else "reversed").inc(abs(amount))
+        labelled(COINS, source, "credited" if amount > 0 else "reversed").inc(abs(amount))
 
 
 async def sample_pool(pool) -> None:

@@ -25,7 +25,10 @@ def _query(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, required=False, description=description)
 
 
-_ERROR_FORMS = "BitLabs integrations: JSON error body. Wannads integrations: text/plain `ERROR: <message>`."
+_ERROR_FORMS = (
+    "In the network's format: BitLabs a JSON error body; Wannads, ayeT, AdGem and Revlum text/plain "
+    "`ERROR: <message>`; Lootably, Kiwiwall and CPX `0`."
+)
 
 
 def _error_forms(status: int, verdicts: str) -> dict:
@@ -79,14 +82,17 @@ async def offer_callback(request, db: Database, slug: str) -> HttpResponse:
 
 CALLBACK_DOCS = extend_schema(
     operation_id="offer_callback",
-    summary="Offer-network callback (BitLabs, Wannads)",
+    summary="Offer-network callback (BitLabs, Wannads, ayeT-Studios, AdGem, Lootably, Kiwiwall, Revlum, CPX)",
     description=(
         "Called by an offer network when a user's offer changes state. The slug names the offerwall "
-        "integration; the admin shows the exact URL template for each. Every delivery is logged. "
-        "BitLabs: `hash` is the lowercase hex HMAC-SHA1 of the full URL without the trailing `&hash=…`. "
-        "Wannads: `signature` is the lowercase hex MD5 of `user_id . transaction_id . reward . secret`. "
-        "Each transaction id and state (or status) moves coins at most once; a repeat is answered like the "
-        "first. POST is accepted too, with the parameters in the query string."
+        "integration, whose network decides the contract: the parameters, the signature (in the query, a header "
+        "or over a JSON body), the reversal signal and the answer its retries expect; the integration's admin "
+        "page shows the URL template with its macros and what the signature covers. Every delivery is logged. "
+        "Each transaction id and state moves coins at most once; a repeat is answered like the first. "
+        "The parameters below are BitLabs' and Wannads' (the README has every network's): BitLabs' `hash` is the "
+        "lowercase hex HMAC-SHA1 of the full URL without the trailing `&hash=…`; Wannads' `signature` the "
+        "lowercase hex MD5 of `user_id . transaction_id . reward . secret`. GET, or POST where the network posts "
+        "(a form for Kiwiwall and Revlum, JSON for AdGem v3)."
     ),
     tags=["Offer networks"],
     auth=[],

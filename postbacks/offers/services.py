@@ -613,7 +613,7 @@ async def _log_delivery(
 def _count_delivery(integration: _Integration, verdict: str) -> None:
     """Once the delivery's row is written (rewardhub.metrics)."""
     metrics.outcome.set(verdict)
-    metrics.OFFER_DELIVERIES.labels(integration.provider, str(integration.id), verdict).inc()
+    metrics.labelled(metrics.OFFER_DELIVERIES, integration.provider, str(integration.id), verdict).inc()
 
 
 _KINDS = {

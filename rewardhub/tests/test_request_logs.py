@@ -11,7 +11,7 @@ from rewardhub.logs import JsonFormatter, RequestIdFilter
 from rewardhub.testing import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-GENERATED = re.compile(r"[0-9a-f]{32}\Z")
+GENERATED = re.compile(r"[0-9a-f]{16}-[0-9a-f]+\Z")
 
 
 @pytest.fixture
