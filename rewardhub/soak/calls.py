@@ -50,6 +50,23 @@ def wannads_callback(*, slug: str, secret: str, user_id: str, tx: str, reward: s
     return Call("GET", f"/api/callbacks/{slug}?{query}", key=("wannads", user_id, tx, status))
 
 
+def kiwiwall_callback(*, slug: str, secret: str, sub_id: str, tx: str, amount: str, status: str) -> Call:
+    """kiwiwall.com/postback-documentation: `signature` is the hex MD5 of `sub_id:amount:secret`; status 1 credits,
+    2 reverses (with a negative amount). Sent as a POSTed form, which Kiwiwall's sample reads too."""
+    signature = hashlib.md5(f"{sub_id}:{amount}:{secret}".encode(), usedforsecurity=False).hexdigest()
+    body = urlencode(
+        {"status": status, "trans_id": tx, "sub_id": sub_id, "amount": amount, "signature": signature}
+    ).encode()
+    state = {"1": "credited", "2": "reversed"}[status]
+    return Call(
+        "POST",
+        f"/api/callbacks/{slug}",
+        key=("kiwiwall", sub_id, tx, state),
+        body=body,
+        headers=(("Content-Type", "application/x-www-form-urlencoded"),),
+    )
+
+
 def giveaway_task_callback(*, api_key: str, track_id: str, event: str, value: int | None = None) -> Call:
     """Seeds 000/001: `sign` is the hex HMAC-SHA256, keyed with the project's API key, of
     `track_id=…&event=…[&value=…]&remark=` (no remark sent)."""

@@ -26,6 +26,7 @@ from rewardhub.soak.workloads import (
     bitlabs,
     check_offers,
     check_partner,
+    kiwiwall,
     mixed_postbacks,
     provision_offers,
     provision_partner,
@@ -53,8 +54,8 @@ CALLS_AFTER = 400
 
 def fault_mix(partner: PartnerSetup, offers: OfferSetup, rng: random.Random, phase: str) -> Iterator[Call]:
     """Four partner postbacks to one offer callback: new BitLabs offers (PENDING or COMPLETED), later states
-    of earlier ones (COMPLETED or RECONCILED), and Wannads credits. Transaction ids start with `phase`: a
-    network's transaction id names one offer of one user."""
+    of earlier ones (COMPLETED or RECONCILED), Wannads credits and Kiwiwall credits (a POSTed form). Transaction
+    ids start with `phase`: a network's transaction id names one offer of one user."""
     postbacks = mixed_postbacks(partner, rng)
     started_offers = []
     for n in itertools.count():
@@ -68,8 +69,10 @@ def fault_mix(partner: PartnerSetup, offers: OfferSetup, rng: random.Random, pha
         elif roll < 0.8:
             started_offers.append((rng.choice(offers.user_ids), f"{phase}-{n}", rng.randint(1, 500)))
             yield bitlabs(offers, *started_offers[-1], rng.choice(("PENDING", "COMPLETED")))
-        else:
+        elif roll < 0.9:
             yield wannads(offers, rng.choice(offers.user_ids), f"{phase}-wn-{n}", rng.randint(1, 500), "credited")
+        else:
+            yield kiwiwall(offers, rng.choice(offers.user_ids), f"{phase}-kw-{n}", rng.randint(1, 500), "1")
 
 
 @pytest.fixture

@@ -193,6 +193,8 @@ class OfferSetup:
     bitlabs_secret: str
     wannads_slug: str
     wannads_secret: str
+    kiwiwall_slug: str
+    kiwiwall_secret: str
     user_ids: list[str]
 
 
@@ -201,8 +203,12 @@ def provision_offers(*, base_url: str, users: int, pid: str = "soakoffers") -> O
     bitlabs_secret, wannads_secret = f"{pid}-bitlabs-secret", f"{pid}-wannads-secret"
     integration(app, "bitlabs", f"{pid}-bl", bitlabs_secret)
     integration(app, "wannads", f"{pid}-wn", wannads_secret)
+    kiwiwall_secret = f"{pid}-kiwiwall-secret"
+    integration(app, "kiwiwall", f"{pid}-kw", kiwiwall_secret)
     user_ids = [str(user.pk) for user in RewardUserFactory.create_batch(users, store_app=app)]
-    return OfferSetup(base_url, f"{pid}-bl", bitlabs_secret, f"{pid}-wn", wannads_secret, user_ids)
+    return OfferSetup(
+        base_url, f"{pid}-bl", bitlabs_secret, f"{pid}-wn", wannads_secret, f"{pid}-kw", kiwiwall_secret, user_ids
+    )
 
 
 def bitlabs(setup: OfferSetup, uid: str, tx: str, val: int, state: str) -> Call:
@@ -225,6 +231,18 @@ def wannads(setup: OfferSetup, uid: str, tx: str, reward: int, status: str) -> C
         user_id=uid,
         tx=tx,
         reward=str(reward if status == "credited" else -reward),
+        status=status,
+    )
+
+
+def kiwiwall(setup: OfferSetup, uid: str, tx: str, amount: int, status: str) -> Call:
+    """A reversal (status 2) carries the negative amount."""
+    return calls.kiwiwall_callback(
+        slug=setup.kiwiwall_slug,
+        secret=setup.kiwiwall_secret,
+        sub_id=uid,
+        tx=tx,
+        amount=str(amount if status == "1" else -amount),
         status=status,
     )
 
@@ -255,7 +273,8 @@ def mixed_offer_callbacks(
 def expected_offer_balances(events: set[tuple]) -> dict[str, tuple[int, int]]:
     """(available, held) per user from the distinct events of each offer, whatever order they arrived in.
     Seed 002: only COMPLETED rewards, a PENDING is held until it completes, RECONCILED takes the reward back
-    (after a PENDING or a COMPLETED). Seed 003: `credited` credits, a `rejected` takes it back."""
+    (after a PENDING or a COMPLETED). Seed 003 and Kiwiwall: `credited` credits, `rejected` / `reversed` take it
+    back."""
     offers = defaultdict(set)
     amounts = {}
     for network, uid, tx, state, amount in events:
@@ -264,7 +283,7 @@ def expected_offer_balances(events: set[tuple]) -> dict[str, tuple[int, int]]:
     balances = defaultdict(lambda: (0, 0))
     for (network, uid, tx), states in offers.items():
         amount, (available, held) = amounts[network, uid, tx], balances[uid]
-        if "RECONCILED" in states or "rejected" in states:
+        if "RECONCILED" in states or "rejected" in states or "reversed" in states:
             balances[uid] = (available, held)
         elif "COMPLETED" in states or "credited" in states:
             balances[uid] = (available + amount, held)
@@ -309,14 +328,16 @@ def check_offers(setup: OfferSetup, exchanges: list[Exchange], *, faults: bool) 
 
 
 def _answered_ok(exchange: Exchange) -> bool:
-    """Wannads answers `OK` to a credit and to its duplicate; BitLabs says which it was."""
+    """Wannads answers `OK` to a credit and to its duplicate, Kiwiwall `1`; BitLabs says which it was."""
     if exchange.status != 200:
         return False
     if exchange.call.key[0] == "wannads":
         return exchange.body == b"OK"
+    if exchange.call.key[0] == "kiwiwall":
+        return exchange.body == b"1"
     return exchange.json()["result"] in ("accepted", "duplicate")
 
 
 def call_amount(call: Call) -> int:
-    params = parse_qs(urlsplit(call.path).query)
-    return int((params.get("val") or params["reward"])[0])
+    params = parse_qs(urlsplit(call.path).query) or parse_qs((call.body or b"").decode())
+    return int((params.get("val") or params.get("reward") or params["amount"])[0])
