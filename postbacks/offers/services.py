@@ -137,7 +137,7 @@ async def receive_callback(
 ) -> Reply | None:
     """Process one delivery and log it with its verdict. None when no integration has this slug. `meta` is the
     request's META, for networks that sign in a header."""
-    delivery = _Delivery(method, path, raw_query, body.decode("utf-8", "replace").replace("\x00", "\ufffd"), source_ip)
+    delivery = _Delivery(method, path, raw_query, _logged_body(body), source_ip)
     url = f"{settings.PUBLIC_BASE_URL}{path}" + (f"?{raw_query}" if raw_query else "")
     request = CallbackRequest.of(url, raw_query, body, meta)
     snapshot = None
@@ -173,6 +173,14 @@ async def receive_callback(
             failed = _Result(Verdict.RECEIVED, "Processing failed; the network may retry.")
             await _log_delivery(db, snapshot.integration, delivery, failed, Reply(500, "text/plain", ""))
         raise
+
+
+LOGGED_BODY_CHARS = 4096  # as much as a request line may carry in its query: a refused body costs no more to log
+
+
+def _logged_body(body: bytes) -> str:
+    """The body as the delivery log keeps it: text PostgreSQL can store, and no more of it than a query could be."""
+    return body[: LOGGED_BODY_CHARS * 4].decode("utf-8", "replace")[:LOGGED_BODY_CHARS].replace("\x00", "\ufffd")
 
 
 async def _accept(

@@ -441,3 +441,9 @@ def test_a_hash_over_the_whole_url_is_not_bound_to_its_event(bitlabs, user):
     assert get(bitlabs_offer(SLUG, "o-1", "10")).status_code == 200
 
     assert not OfferSignature.objects.exists()
+
+
+def test_a_large_body_is_logged_only_as_far_as_a_query_could_be(bitlabs, user):
+    Client().post(bitlabs_offer(SLUG, "o-1", "10"), "x" * 10_000, "text/plain")
+
+    assert OfferDelivery.objects.get().body == "x" * 4096
