@@ -93,7 +93,7 @@ outage = _Outage()
 
 def _counted(scope: str, seconds_left: int | None) -> int | None:
     if seconds_left:
-        metrics.labelled(metrics.THROTTLED, scope).inc()
+        metrics.count(metrics.THROTTLED, scope)
     return seconds_left
 
 

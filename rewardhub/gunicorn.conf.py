@@ -24,9 +24,13 @@ errorlog = "-"
 
 # Prometheus' multiprocess mode (rewardhub.metrics): every worker writes its samples to files here, a scrape adds them
 # up. Set before any worker imports prometheus_client; a directory of this master's own, emptied at each start (the
-# files of an earlier run's workers would be counted again otherwise).
+# files of an earlier run's workers would be counted again otherwise), in memory (/dev/shm) where there is one: on
+# a disk the kernel keeps writing the mapped files back, which cost the postback 3% of its throughput.
 own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
-metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="rewardhub-metrics-"))
+in_memory = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - mkdtemp makes a private directory in it
+metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="rewardhub-metrics-", dir=in_memory)
+)
 shutil.rmtree(metrics_dir, ignore_errors=True)
 os.makedirs(metrics_dir, exist_ok=True)
 

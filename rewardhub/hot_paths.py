@@ -81,7 +81,7 @@ class Application:
         self.threads = WSGIMiddleware(handler, workers=settings.DJANGO_THREADS)
         self.django = BodyFirst(self.threads, settings.HTTP_MAX_BODY_BYTES)
         self.database: PooledDatabase | None = None
-        self.pool_sampler: asyncio.Task | None = None  # rewardhub.metrics.sample_pool, while it serves
+        self.metrics_upkeep: asyncio.Task | None = None  # rewardhub.metrics.upkeep, while it serves
         self.loop: asyncio.AbstractEventLoop | None = None  # the one serving it, from lifespan start-up
 
     async def __call__(self, scope, receive, send):
@@ -99,14 +99,15 @@ class Application:
     async def lifespan(self, receive, send) -> None:
         while (await receive())["type"] == "lifespan.startup":
             self.database = await PooledDatabase.open(size=settings.DB_POOL_SIZE, timeout=settings.DB_POOL_TIMEOUT)
-            self.pool_sampler = asyncio.create_task(metrics.sample_pool(self.database.pool))
+            self.metrics_upkeep = asyncio.create_task(metrics.upkeep(self.database.pool))
             auth_throttle.open_worker_client()
             self.loop = asyncio.get_running_loop()
             _serving.append(self)
             await send({"type": "lifespan.startup.complete"})
         if self in _serving:
             _serving.remove(self)
-            self.pool_sampler.cancel()
+            self.metrics_upkeep.cancel()
+            metrics.flush()
         if self.database is not None:
             await self.database.close()
         await auth_throttle.close_worker_client()

@@ -5,8 +5,11 @@ internal address (METRICS_BIND), or from GET /metrics on the app's own port with
 never a user. README, Operating at scale."""
 
 import asyncio
+import collections
 import hmac
+import itertools
 import os
+import threading
 import time
 from contextvars import ContextVar
 
@@ -57,8 +60,7 @@ outcome: ContextVar[str | None] = ContextVar("outcome", default=None)
 
 
 def labelled(metric, *labels: str):
-    """The metric's child for these labels, looked up once per process: labels() validates and locks on every call,
-    a cost the hot paths pay several times per request otherwise."""
+    """The metric's child for these labels, looked up once per process: labels() validates and locks on every call."""
     child = _children.get((metric, labels))
     if child is None:
         child = _children[metric, labels] = metric.labels(*labels)
@@ -68,28 +70,55 @@ def labelled(metric, *labels: str):
 _children: dict[tuple, object] = {}  # bounded: no label takes a value a caller chooses freely
 
 
+def count(metric: Counter, *labels: str, amount: float = 1) -> None:
+    """Add to a counter. Added up here and written by `flush` once a second: in multiprocess mode every write of a
+    sample goes to its file (and asks the system for the process id), a cost the hot paths paid several times per
+    request."""
+    with _pending_lock:
+        _pending[metric, labels] += amount
+
+
+_pending: collections.Counter = collections.Counter()
+_pending_lock = threading.Lock()  # Django's threads count too (a staff adjustment, the throttle's sync checks)
+FLUSH_SECONDS = 1
+
+
+def flush() -> None:
+    with _pending_lock:
+        pending = dict(_pending)
+        _pending.clear()
+    for (metric, labels), amount in pending.items():
+        labelled(metric, *labels).inc(amount)
+
+
 def observe_request(api: str, status: int, started: float) -> None:
     """A server error is counted by its status whatever the request had come to before it failed."""
-    labelled(API_REQUESTS, api, str(status) if status >= 500 else outcome.get() or str(status)).inc()
+    count(API_REQUESTS, api, str(status) if status >= 500 else outcome.get() or str(status))
     labelled(API_LATENCY, api).observe(time.perf_counter() - started)
 
 
 def coins_moved(source: str, amount: int) -> None:
     if amount:
-        labelled(COINS, source, "credited" if amount > 0 else "reversed").inc(abs(amount))
+        count(COINS, source, "credited" if amount > 0 else "reversed", amount=abs(amount))
 
 
-async def sample_pool(pool) -> None:
-    """The pool's figures every few seconds, for as long as the worker serves (psycopg_pool's stats)."""
-    while True:
-        stats = pool.pop_stats()
-        in_use = stats.get("pool_size", 0) - stats.get("pool_available", 0)
-        POOL_CONNECTIONS.labels("in_use").set(in_use)
-        POOL_CONNECTIONS.labels("idle").set(stats.get("pool_available", 0))
-        POOL_WAITING.set(stats.get("requests_waiting", 0))
-        POOL_WAIT.inc(stats.get("requests_wait_ms", 0) / 1000)
-        POOL_TIMEOUTS.inc(stats.get("requests_errors", 0))
-        await asyncio.sleep(POOL_SAMPLE_SECONDS)
+async def upkeep(pool) -> None:
+    """For as long as the worker serves: its counts written every second, its pool's figures every few seconds
+    (psycopg_pool's stats)."""
+    for tick in itertools.count():
+        flush()
+        if tick % POOL_SAMPLE_SECONDS == 0:
+            sample_pool(pool)
+        await asyncio.sleep(FLUSH_SECONDS)
+
+
+def sample_pool(pool) -> None:
+    stats = pool.pop_stats()
+    POOL_CONNECTIONS.labels("in_use").set(stats.get("pool_size", 0) - stats.get("pool_available", 0))
+    POOL_CONNECTIONS.labels("idle").set(stats.get("pool_available", 0))
+    POOL_WAITING.set(stats.get("requests_waiting", 0))
+    POOL_WAIT.inc(stats.get("requests_wait_ms", 0) / 1000)
+    POOL_TIMEOUTS.inc(stats.get("requests_errors", 0))
 
 
 def registry() -> CollectorRegistry:
@@ -108,4 +137,5 @@ async def metrics(request, db) -> HttpResponse:
     sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
     if not token or not hmac.compare_digest(sent.encode(), token.encode()):
         return HttpResponse("Not Found", status=404, content_type="text/plain")
+    flush()  # this worker's counts now; the others' within FLUSH_SECONDS
     return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)

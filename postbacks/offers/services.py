@@ -621,7 +621,7 @@ async def _log_delivery(
 def _count_delivery(integration: _Integration, verdict: str) -> None:
     """Once the delivery's row is written (rewardhub.metrics)."""
     metrics.outcome.set(verdict)
-    metrics.labelled(metrics.OFFER_DELIVERIES, integration.provider, str(integration.id), verdict).inc()
+    metrics.count(metrics.OFFER_DELIVERIES, integration.provider, str(integration.id), verdict)
 
 
 _KINDS = {

@@ -90,7 +90,7 @@ async def partner_postback(request, db: Database) -> HttpResponse:
         # Only a pid its secret proved is a label (any other refusal comes after that): a pid anyone may send would
         # let them add series.
         proven = not unauthenticated and refused.code != "unknown_pid"
-        metrics.labelled(metrics.PARTNER_POSTBACKS, named.pid if proven else "-", refused.code).inc()
+        metrics.count(metrics.PARTNER_POSTBACKS, named.pid if proven else "-", refused.code)
         response = refusal_response(refused)
         await record_refused_call(
             db,
@@ -132,7 +132,7 @@ async def _record(request, db: Database, named: PostbackNamed) -> HttpResponse:
     outcome = await record_partner_postback(db=db, secret=secret, **vars(payload))
     result = "duplicate" if outcome.duplicate else "accepted"
     metrics.outcome.set(result)
-    metrics.labelled(metrics.PARTNER_POSTBACKS, outcome.target.pid, result).inc()
+    metrics.count(metrics.PARTNER_POSTBACKS, outcome.target.pid, result)
     metrics.coins_moved("partner_postback", outcome.coin_delta)
     return json_response(postback_body(outcome))
 

@@ -1,11 +1,13 @@
 """Metrics under gunicorn: every worker's samples add up in one scrape (prometheus-client's multiprocess mode),
 from the app's /metrics with the token and from the master's internal address (METRICS_BIND)."""
 
+import time
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from rewardhub.metrics import FLUSH_SECONDS
 from rewardhub.soak import calls
 from rewardhub.soak.clients import run_clients
 from rewardhub.soak.figures import FIGURES
@@ -39,6 +41,7 @@ def test_every_workers_requests_add_up_in_one_scrape():
 
     with gunicorn_server(workers=2, environ={"METRICS_TOKEN": TOKEN, "METRICS_BIND": bind}) as server:
         exchanges = run_clients(server.base_url, sent, clients=8)
+        time.sleep(FLUSH_SECONDS + 0.5)  # each worker writes its counts once a second
         from_app = accepted(f"{server.base_url}/metrics", {"Authorization": f"Bearer {TOKEN}"})
         from_master = accepted(f"http://{bind}/metrics", {})
 
