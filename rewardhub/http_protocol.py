@@ -6,7 +6,8 @@ byte at a time (slowloris) held a connection for ever. Here a connection waits a
 a request to begin and HTTP_HEADER_TIMEOUT for that request's line and headers to arrive, and a head over
 gunicorn's limits is answered 414 or 431 and the connection closed as soon as the limit is passed: bytes are
 counted as they arrive, so a worker holds at most one read (uvloop's 250 KB) more than the limits allow.
-Request bodies have their own limit and deadline, in the application (rewardhub.hot_paths).
+Request bodies have their own limit and deadline, in the application (rewardhub.hot_paths). And a response leaves
+in one send (OneWritePerStep).
 """
 
 import asyncio
@@ -60,6 +61,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = OneWritePerStep(transport, self.loop)
         self.close_after(self.timeout_keep_alive)  # uvicorn only times a connection once it answered a request
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -139,3 +141,37 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
+
+
+class OneWritePerStep:
+    """A connection's transport whose writes within one step of the event loop leave as one send: uvicorn writes a
+    response's head and its body separately, two packets the client wakes for, which cost the postback 4-5% of its
+    throughput (A/B, alternating rounds). A write waits for nothing else: what one step wrote leaves at its end, so
+    a `100 Continue` or a streamed chunk goes out as before. Anything else passes through; closing sends what is
+    held first."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self.loop = loop
+        self.held: list[bytes] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.transport, name)
+
+    def write(self, data: bytes) -> None:
+        if not self.held:
+            self.loop.call_soon(self.flush)
+        self.held.append(data)
+
+    def flush(self) -> None:
+        if self.held and not self.transport.is_closing():
+            self.transport.write(b"".join(self.held))
+        self.held.clear()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self.transport.write_eof()
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()

@@ -221,3 +221,18 @@ def test_a_kept_alive_connection_serves_requests_while_it_is_used(server):
             client.request("GET", "/healthz")
             assert client.getresponse().read() == b'{"ok":true}'
             time.sleep(KEEPALIVE / 2)
+
+
+@pytest.mark.parametrize("path", ["/api/app/users", "/api/postback"], ids=["django", "hot-path"])
+def test_a_client_that_expects_100_continue_gets_it_before_it_sends_the_body(server, path):
+    body = b'{"pid": "nope"}'
+    with connect(server) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\n".encode()
+            + HEAD
+            + b"Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")  # within PROMPT, the socket's timeout
+        sock.sendall(body)
+        status, _ = read_answer(sock)
+    assert status in (400, 401)

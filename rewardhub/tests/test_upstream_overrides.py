@@ -1,8 +1,9 @@
 """The server's code we override or re-implement, as we reviewed it. rewardhub/gunicorn_worker.py replaces
 uvicorn-worker's private `_serve` and re-implements uvicorn's `Server.startup` (to accept connections evenly
 between workers), and rewardhub/http_protocol.py extends uvicorn's httptools protocol (gunicorn's head limits
-and deadlines). No public hook does either. An upgrade that changes any of these functions fails here, naming
-what to re-read before taking it; a real gunicorn runs our worker and protocol in test_server_limits.py."""
+and deadlines, one send per response). No public hook does either. An upgrade that changes any of these functions
+fails here, naming what to re-read before taking it; a real gunicorn runs our worker and protocol in
+test_server_limits.py."""
 
 import hashlib
 import inspect
@@ -13,6 +14,7 @@ import pytest
 WORKER = "rewardhub/gunicorn_worker.py (BalancedUvicornWorker, BalancedServer, BalancedListener)"
 PROTOCOL = "rewardhub/http_protocol.py (LimitedHttpToolsProtocol)"
 HTTPTOOLS = "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol"
+CYCLE = "uvicorn.protocols.http.httptools_impl.RequestResponseCycle"
 
 # Upstream function -> (sha256 of its source, first 16 hex digits, as reviewed; what of ours depends on it).
 REVIEWED = {
@@ -31,6 +33,9 @@ REVIEWED = {
     f"{HTTPTOOLS}.on_headers_complete": ("1ea8589acfad92d8", PROTOCOL),
     f"{HTTPTOOLS}.on_response_complete": ("64e254f28e389e76", PROTOCOL),
     f"{HTTPTOOLS}.send_400_response": ("ae5a4a3782b646fd", PROTOCOL),
+    # OneWritePerStep holds the writes of one step of the loop: a response's head and body, a `100 Continue`.
+    f"{CYCLE}.send": ("abdd8601b326a8da", PROTOCOL),
+    f"{CYCLE}.receive": ("8124ae006be71184", PROTOCOL),
 }
 
 
