@@ -145,7 +145,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
 class OneWritePerStep:
     """A connection's transport whose writes within one step of the event loop leave as one send: uvicorn writes a
-    response's head and its body separately, two packets the client wakes for, which cost the postback 4-5% of its
+    response's head and its body separately, two packets the client wakes for, which cost the postback 4-6% of its
     throughput (A/B, alternating rounds). A write waits for nothing else: what one step wrote leaves at its end, so
     a `100 Continue` or a streamed chunk goes out as before. Anything else passes through; closing sends what is
     held first."""

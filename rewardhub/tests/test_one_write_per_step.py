@@ -35,6 +35,12 @@ async def next_step() -> None:
     await asyncio.sleep(0)
 
 
+def connection() -> tuple[SocketTransport, OneWritePerStep]:
+    """A connection's socket and the transport the protocol writes to, on the running loop."""
+    socket = SocketTransport()
+    return socket, OneWritePerStep(socket, asyncio.get_running_loop())
+
+
 def on_a_loop(test):
     """Run the test's steps on an event loop, as a worker's connection runs."""
 
@@ -47,8 +53,7 @@ def on_a_loop(test):
 
 @on_a_loop
 async def test_a_responses_head_and_body_leave_in_one_send():
-    socket = SocketTransport()
-    transport = OneWritePerStep(socket, asyncio.get_running_loop())
+    socket, transport = connection()
     transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
     transport.write(b"{}")
     assert socket.calls == []
@@ -59,8 +64,7 @@ async def test_a_responses_head_and_body_leave_in_one_send():
 @on_a_loop
 async def test_a_write_alone_in_its_step_leaves_at_the_steps_end():
     """A `100 Continue` must reach the client before it sends the body: it is not held for a later write."""
-    socket = SocketTransport()
-    transport = OneWritePerStep(socket, asyncio.get_running_loop())
+    socket, transport = connection()
     transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     await next_step()
     transport.write(b"chunk")
@@ -70,8 +74,7 @@ async def test_a_write_alone_in_its_step_leaves_at_the_steps_end():
 
 @on_a_loop
 async def test_closing_sends_what_is_held_first():
-    socket = SocketTransport()
-    transport = OneWritePerStep(socket, asyncio.get_running_loop())
+    socket, transport = connection()
     transport.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
     transport.close()
     await next_step()
@@ -80,8 +83,7 @@ async def test_closing_sends_what_is_held_first():
 
 @on_a_loop
 async def test_an_end_of_file_comes_after_what_was_written():
-    socket = SocketTransport()
-    transport = OneWritePerStep(socket, asyncio.get_running_loop())
+    socket, transport = connection()
     transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n\r\n")
     transport.write_eof()
     assert socket.calls == [("send", b"HTTP/1.1 431 Request Header Fields Too Large\r\n\r\n"), ("eof",)]
@@ -89,14 +91,14 @@ async def test_an_end_of_file_comes_after_what_was_written():
 
 @on_a_loop
 async def test_nothing_is_written_to_a_connection_closed_meanwhile():
-    socket = SocketTransport()
-    transport = OneWritePerStep(socket, asyncio.get_running_loop())
+    socket, transport = connection()
     transport.write(b"late")
     socket.closing = True  # the client went away (connection_lost)
     await next_step()
     assert socket.calls == []
 
 
-def test_the_rest_of_the_transport_is_the_connections_own():
-    transport = OneWritePerStep(SocketTransport(), asyncio.new_event_loop())
+@on_a_loop
+async def test_the_rest_of_the_transport_is_the_connections_own():
+    _, transport = connection()
     assert transport.get_extra_info("sockname") == ("127.0.0.1", 8000)
