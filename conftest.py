@@ -81,10 +81,10 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
-def _no_known_participants():
-    """Each test starts as a new process would, knowing no giveaway participant (their next callbacks would
+def _no_known_keys():
+    """Each test starts as a new process would, knowing no giveaway project's key (callbacks signed with one
     take one statement instead of two, so query counts would depend on the tests before)."""
-    giveaways.services._known_participants.clear()
+    giveaways.services._known_keys.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

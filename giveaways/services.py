@@ -198,7 +198,7 @@ async def task_callback(
         async with _verified(db, caller, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
             attempt.data = await db.orm(_record_delivery, participant)
         return attempt.data
-    if (data := await _record_for_known_participant(db, track_id, event, value, remark, candidates, sign)) is not None:
+    if (data := await _record_with_known_key(db, track_id, event, value, remark, candidates, sign)) is not None:
         return data
     target = await selectors.task_callback_target(db, track_id, event)
     if target is None:
@@ -206,8 +206,7 @@ async def task_callback(
     caller = _Caller(target.participant_id, target.giveaway_id, track_id, target.is_test, target.api_key)
     async with _verified(db, caller, CallbackAttempt.Endpoint.TASK, event, candidates, sign) as attempt:
         attempt.data = await _record_task_event(db, target, event, value, remark)
-    if not target.is_test:
-        _remember(track_id, target)
+    _remember(hash_secret(target.api_key), target.api_key)
     return attempt.data
 
 
@@ -228,24 +227,18 @@ RETURNING amount, completed_at
 """
 
 
-@dataclass(frozen=True)
-class _KnownParticipant:
-    participant_id: int
-    api_key: str = field(repr=False)
-    api_key_hash: str  # the statement checks the project's key is still this one
-
-
-# Non-test participants whose callback this process verified, by track_id, so that their next callbacks (a
-# participant's tasks arrive one by one) skip the read: the signature is checked with the key read then, and one
-# statement records the task only if everything the read would have checked still holds (_RECORD_KNOWN_SQL).
-# Only a hint: a miss, a signature that does not match, or a check that fails takes the full path, which reads
-# again and answers with the right error. At most KNOWN_PARTICIPANTS, the least recently used dropped first; an
-# OrderedDict, whose single operations are atomic, because without a pool the hot paths run in threads.
-_known_participants: OrderedDict[str, _KnownParticipant] = OrderedDict()
-KNOWN_PARTICIPANTS = 20_000
+# Project keys this process verified a task callback with, by their hash, the most recently used last. A host reports
+# each participant's tasks one by one, so the next callbacks of its participants are checked against these keys
+# first, and a match is recorded by one statement only if the participant's project still has that key and everything
+# else the read would have checked holds (_RECORD_KNOWN_SQL). Only a hint: no match, or a statement that finds
+# nothing, takes the full path, which reads, verifies and answers with the right error; a rotated-out key matches
+# nothing the statement accepts and ages out. Few keys: a callback that matches none costs an HMAC per key and
+# candidate string (16 keys, two strings: ~50 µs).
+_known_keys: OrderedDict[str, str] = OrderedDict()
+KNOWN_KEYS = 16
 
 # The progress upsert of _RECORD_PROGRESS_SQL, from a row only the participant's current state yields: the
-# participant (not a test one) in a running giveaway whose project still has the key the signature matched, a task of
+# participant (not a test one) in a running giveaway whose project has the key the signature matched, a task of
 # that giveaway with this event, and a value where the task counts one.
 _RECORD_KNOWN_SQL = """
 WITH task AS (
@@ -256,7 +249,7 @@ WITH task AS (
     JOIN giveaways g ON g.id = p.giveaway_id
     JOIN giveaway_projects project ON project.id = g.project_id
     JOIN giveaway_tasks t ON t.giveaway_id = g.id AND t.event = %(event)s
-    WHERE p.id = %(participant)s AND p.track_id = %(track_id)s AND NOT p.is_test
+    WHERE p.track_id = %(track_id)s AND NOT p.is_test
       AND project.api_key_hash = %(api_key_hash)s
       AND g.status = %(live)s AND g.starts_at <= %(now)s AND %(now)s < g.ends_at
       AND (COALESCE(t.required_amount, 0) = 0 OR %(value)s::bigint IS NOT NULL)
@@ -278,27 +271,26 @@ SELECT progress.amount, progress.completed_at, task.required FROM progress, task
 """
 
 
-def _remember(track_id: str, target: selectors.TaskCallbackTarget) -> None:
-    known = _KnownParticipant(target.participant_id, target.api_key, hash_secret(target.api_key))
-    _known_participants[track_id] = known
-    if len(_known_participants) > KNOWN_PARTICIPANTS:
-        _known_participants.popitem(last=False)
+def _remember(key_hash: str, api_key: str) -> None:
+    _known_keys.pop(key_hash, None)
+    _known_keys[key_hash] = api_key
+    if len(_known_keys) > KNOWN_KEYS:
+        _known_keys.popitem(last=False)
 
 
-async def _record_for_known_participant(
+async def _record_with_known_key(
     db: Database, track_id: str, event: str, value: str | None, remark: str | None, candidates: list[str], sign: str
 ) -> dict | None:
-    """The task recorded in one round trip for a participant this process knows, or None (nothing written)."""
-    # Forgotten on any miss: the full path remembers the participant again once a callback of theirs succeeds.
-    known = _known_participants.pop(track_id, None)
-    if known is None or not signing.matches(known.api_key, candidates, sign):
+    """The task recorded in one round trip when `sign` matches a key this process knows, or None (nothing written)."""
+    known = reversed(list(_known_keys.items()))
+    key_hash, key = next(((h, key) for h, key in known if signing.matches(key, candidates, sign)), (None, None))
+    if key is None:
         return None
     row = await db.fetchone(
         _RECORD_KNOWN_SQL,
         {
-            "participant": known.participant_id,
             "track_id": track_id,
-            "api_key_hash": known.api_key_hash,
+            "api_key_hash": key_hash,
             "live": Giveaway.Status.LIVE,
             "now": timezone.now(),
             "event": event,
@@ -309,7 +301,7 @@ async def _record_for_known_participant(
     )
     if row is None:
         return None
-    _known_participants[track_id] = known
+    _remember(key_hash, key)
     return _progress_data(event, *row)
 
 

@@ -347,6 +347,21 @@ def test_known_participants_next_task_is_recorded(known, likes):
     assert progress(known, likes).amount == 2
 
 
+def test_another_projects_participant_signed_with_a_known_key_is_refused(known):
+    """A host whose key this process knows signs a callback for another project's participant: nothing is
+    recorded for it, and the answer is the other project's bad signature."""
+    other = GiveawayFactory(project=GiveawayProjectFactory(api_key="another-project-key-" + "x" * 44))
+    task = GiveawayTaskFactory(giveaway=other, event="sign_up")
+    ParticipantFactory(giveaway=other, track_id="OTHERPROJECT")
+    body = {"track_id": "OTHERPROJECT", "event": "sign_up", "remark": "remark"}
+    body["sign"] = hmac_hex("track_id=OTHERPROJECT&event=sign_up&remark=remark")
+
+    response = post(TASK_URL, body)
+
+    assert (response.status_code, response.json()["code"]) == (401, 40101)
+    assert not TaskProgress.objects.filter(task=task).exists()
+
+
 def test_known_participant_signing_with_a_rotated_out_key_is_refused(known, giveaway, likes):
     rotate_api_key(project=giveaway.project)
 

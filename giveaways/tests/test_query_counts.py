@@ -1,5 +1,7 @@
 """Round trips per giveaway task callback, counted as production sends them (BEGIN and COMMIT included)."""
 
+import hashlib
+import hmac
 import json
 
 import pytest
@@ -33,7 +35,22 @@ def test_first_completion_query_count(participant, assert_num_statements):
 
 
 def test_known_participants_next_callback_query_count(participant, assert_num_statements):
-    """A participant this process verified: one statement on PostgreSQL (services._RECORD_KNOWN_SQL)."""
+    """A participant whose project's key this process verified a callback with: one statement on PostgreSQL
+    (services._RECORD_KNOWN_SQL)."""
     callback()
     with assert_num_statements(1):
         assert callback().json()["data"]["task_completed"] is True
+
+
+def test_next_participant_of_a_known_project_query_count(participant, assert_num_statements):
+    """Hosts report many participants: once one callback verified the project's key, the next participant's first
+    callback is one statement too."""
+    callback()
+    ParticipantFactory(giveaway=participant.giveaway, track_id="NEXTPARTICIPANT")
+    body = {"track_id": "NEXTPARTICIPANT", "event": "sign_up", "remark": "remark"}
+    body["sign"] = hmac.new(
+        API_KEY.encode(), b"track_id=NEXTPARTICIPANT&event=sign_up&remark=remark", hashlib.sha256
+    ).hexdigest()
+    with assert_num_statements(1):
+        response = Client().post("/public/v1/giveaway/task/callback", json.dumps(body), content_type="application/json")
+    assert response.json()["data"]["task_completed"] is True
