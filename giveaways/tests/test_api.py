@@ -380,6 +380,34 @@ def test_known_participant_after_the_giveaway_ended_is_refused(known, giveaway, 
     assert not TaskProgress.objects.filter(task=likes).exists()
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"starts_at": timezone.now() + timedelta(hours=1), "ends_at": timezone.now() + timedelta(days=2)},
+        {"status": Giveaway.Status.DRAFT},
+        {"status": Giveaway.Status.CANCELLED},
+    ],
+    ids=["not-started", "draft", "cancelled"],
+)
+def test_known_key_outside_the_running_giveaway_is_refused(known, giveaway, likes, change):
+    Giveaway.objects.filter(pk=giveaway.pk).update(**change)
+
+    response = post(TASK_URL, likes_at(2))
+
+    assert (response.status_code, response.json()["code"]) == (409, 40901)
+    assert not TaskProgress.objects.filter(task=likes).exists()
+
+
+def test_known_key_with_an_event_of_another_giveaway_of_the_project_is_refused(known, giveaway):
+    deposit = GiveawayTaskFactory(giveaway=GiveawayFactory(project=giveaway.project), event="deposit")
+    body = {"track_id": TRACK_ID, "event": "deposit", "sign": hmac_hex(f"track_id={TRACK_ID}&event=deposit&remark=")}
+
+    response = post(TASK_URL, body)
+
+    assert (response.status_code, response.json()["code"]) == (404, 40402)
+    assert not TaskProgress.objects.filter(task=deposit).exists()
+
+
 def test_known_participant_with_an_unknown_event_is_refused(known):
     body = {"track_id": TRACK_ID, "event": "deposit", "sign": hmac_hex(f"track_id={TRACK_ID}&event=deposit&remark=")}
 
