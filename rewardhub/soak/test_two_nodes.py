@@ -144,7 +144,7 @@ def test_a_rotated_giveaway_api_key_is_refused_by_the_other_node_at_once(nodes):
     def likes(value: int, key: str):
         return calls.giveaway_task_callback(api_key=key, track_id=participant.track_id, event="likes", value=value)
 
-    assert send(nodes.b, likes(1, old_key)).status == 200  # node B knows the participant and its key
+    assert send(nodes.b, likes(1, old_key)).status == 200  # node B knows the project's key
     new_key = rotate_api_key(project=project)
 
     refused = send(nodes.b, likes(2, old_key))
