@@ -570,6 +570,7 @@ entries AS (
 SELECT id, (SELECT count(*) FROM entries) AS entries_written FROM conversion
 """
 
+
 def _reversible_keys(chain: list[_ChainEvent], bucket: str, delta: int) -> list[str] | None:
     """The entry keys a negative move in `bucket` may reverse (the offer's earlier ones); None for any other move,
     which reverses nothing. Not an empty list: psycopg adapted the two lists in as long as all the other parameters
