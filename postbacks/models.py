@@ -92,35 +92,49 @@ class OfferwallIntegration(models.Model):
         return f"{self.name} ({self.get_provider_display()})"
 
 
-class OfferDelivery(models.Model):
-    """Every callback an integration received, refused ones included, written with its outcome in the same
-    statement (a failed one with verdict `received`), so support sees each attempt."""
+class CallbackLog(models.Model):
+    """What the delivery log keeps of each callback besides its outcome: the request as sent and our answer."""
 
-    # No index of its own: the (integration, transaction id) index starts with it.
-    integration = models.ForeignKey(
-        OfferwallIntegration, on_delete=models.PROTECT, related_name="deliveries", db_index=False
-    )
-    received_at = models.DateTimeField(db_default=Now(), db_index=True)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
     query = models.TextField("raw query", blank=True)
     body = models.TextField(blank=True, db_default="", help_text="As sent, for networks that post a JSON or form body.")
     source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
-    verdict = models.CharField(max_length=16, choices=Verdict.choices, default=Verdict.RECEIVED)
     message = models.TextField(blank=True, help_text="Why the verdict, or what the callback did.")
-    transaction_id = models.CharField(max_length=200, blank=True)
-    user = models.ForeignKey(
-        RewardUser, null=True, blank=True, on_delete=models.PROTECT, related_name="offer_deliveries"
-    )
     # The status we answered, never input: not a PositiveSmallIntegerField, whose CHECK every insert would run.
     response_status = models.SmallIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)
 
     class Meta:
-        db_table = "offer_deliveries"
-        ordering = ["-id"]
-        verbose_name = "offer callback delivery"
-        verbose_name_plural = "offer callback deliveries"
+        abstract = True
+
+
+class DeliveryFields(CallbackLog):
+    """A delivery's log with its outcome, as both the deliveries' table and the log's view (OfferDelivery) hold it."""
+
+    received_at = models.DateTimeField(db_default=Now(), db_index=True)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, default=Verdict.RECEIVED)
+    transaction_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"Delivery #{self.pk}: {self.get_verdict_display()} at {self.received_at:%Y-%m-%d %H:%M:%S %Z}"
+
+
+class DeliveryWithoutConversion(DeliveryFields):
+    """A callback that recorded no conversion (a refusal, a duplicate, a test, a ban callback, a failure), written
+    with its outcome in the same statement (a failed one with verdict `received`). An accepted callback's log is
+    its conversion's own columns: one row per accepted event, not two. Kept for OFFER_DELIVERY_RETENTION_DAYS
+    (postbacks.retention); support reads both through OfferDelivery."""
+
+    # No index of its own: the (integration, transaction id) index starts with it.
+    integration = models.ForeignKey(OfferwallIntegration, on_delete=models.PROTECT, related_name="+", db_index=False)
+    user = models.ForeignKey(RewardUser, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        db_table = "offer_deliveries_without_conversion"
         indexes = [
             # The review queue counts recent forgeries; partial, so no other delivery pays for it.
             models.Index(
@@ -130,8 +144,30 @@ class OfferDelivery(models.Model):
             models.Index(fields=["integration", "transaction_id"], name="offer_delivery_transaction"),
         ]
 
-    def __str__(self):
-        return f"Delivery #{self.pk}: {self.get_verdict_display()} at {self.received_at:%Y-%m-%d %H:%M:%S %Z}"
+
+class OfferDelivery(DeliveryFields):
+    """Every callback an integration received, refused ones included, so support sees each attempt: a view
+    (postbacks migration 0017) of the deliveries that recorded no conversion and the accepted ones, whose log their
+    conversion carries. Read-only; ids come from one sequence, so they are unique across both."""
+
+    integration = models.ForeignKey(
+        OfferwallIntegration, on_delete=models.PROTECT, related_name="deliveries", db_constraint=False
+    )
+    user = models.ForeignKey(
+        RewardUser,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="offer_deliveries",
+        db_constraint=False,
+    )
+
+    class Meta:
+        managed = False
+        db_table = "offer_deliveries"
+        ordering = ["-id"]
+        verbose_name = "offer callback delivery"
+        verbose_name_plural = "offer callback deliveries"
 
     def ledger_entries(self) -> models.QuerySet[LedgerEntry]:
         """The entries its conversion wrote; none when it recorded no conversion."""
@@ -139,8 +175,16 @@ class OfferDelivery(models.Model):
         return conversion.ledger_entries() if conversion else LedgerEntry.objects.none()
 
 
-class OfferConversion(models.Model):
-    """One state of one offer transaction, as a network reported it; the first report of a state wins."""
+# Each delivery's number in the log, from one sequence (the table's own since migration 0001): a conversion takes one
+# too, so the log's ids are unique across deliveries with and without a conversion (OfferDelivery).
+NEXT_DELIVERY_ID = models.Func(
+    models.Value("offer_deliveries_id_seq"), function="nextval", output_field=models.BigIntegerField()
+)
+
+
+class OfferConversion(CallbackLog):
+    """One state of one offer transaction, as a network reported it; the first report of a state wins. It also
+    carries the log of the accepted delivery that reported it (received at created_at)."""
 
     class Outcome(models.TextChoices):
         HELD = "held", "Held (pending)"
@@ -162,7 +206,14 @@ class OfferConversion(models.Model):
     state = models.CharField(max_length=32, help_text="The network's offer state, callback type or status.")
     # No index of its own: the unique chain-position index starts with it.
     user = models.ForeignKey(RewardUser, on_delete=models.PROTECT, related_name="offer_conversions", db_index=False)
-    delivery = models.OneToOneField(OfferDelivery, on_delete=models.PROTECT, related_name="conversion")
+    delivery = models.OneToOneField(
+        OfferDelivery,
+        on_delete=models.PROTECT,
+        related_name="conversion",
+        db_constraint=False,  # the delivery is this row itself, as the log (a view) shows it
+        db_default=NEXT_DELIVERY_ID,
+        editable=False,
+    )
     action = models.CharField(max_length=16, choices=[(action.value, action.name.title()) for action in Action])
     original_transaction_id = models.CharField(
         max_length=200, help_text="The transaction this is about: itself, or the one a reconciliation names."

@@ -7,8 +7,8 @@ one of them finds its position taken, nothing of it is written, and it is read a
 order, a credit and its reversal are applied one after the other.
 
 A successful event costs two round trips: one query reads the integration, the user and the offer's chain, and
-one statement writes the delivery, the conversion and its ledger entries. Every other verdict is
-one INSERT of the delivery after the read. The first event of an offer, nearly all of the traffic, usually
+one statement writes the conversion, which carries the delivery's log, and its ledger entries. Every other
+verdict is one INSERT of the delivery after the read. The first event of an offer, nearly all of the traffic, usually
 costs one: a process that has read the integration decides it from an empty chain and writes it with a
 statement that checks everything the read would have (see _RECORD_SQL); when a check fails, nothing is
 written and the event takes the full path.
@@ -454,9 +454,9 @@ async def _record_conversion(
     *,
     first: bool,
 ) -> bool:
-    """Write the delivery (with its final verdict), the conversion and its ledger entries in one statement
-    (_RECORD_SQL). False, with nothing written, when another event of the offer took this chain position or this
-    key meanwhile, or (a first event) when what it was decided from did not hold."""
+    """Write the conversion, with its delivery's log, and its ledger entries in one statement (_RECORD_SQL). False,
+    with nothing written, when another event of the offer took this chain position or this key meanwhile, or (a
+    first event) when what it was decided from did not hold."""
     integration = snapshot.integration
     params = {
         **delivery,
@@ -501,11 +501,11 @@ async def _record_conversion(
 #   transaction and amount (OfferSignature), or confirms the binding; no row when it is bound to other values (a
 #   forgery, refused on the full path), and then no conversion. A no-op update rather than DO NOTHING: it returns
 #   the row, and waits for a concurrent binding to commit first.
-# - conversion: claims the event's key and chain position (ON CONFLICT DO NOTHING); everything after it is written
-#   from its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
-# - delivery: the delivery log row, with the id the conversion points at. The sequence is named as PostgreSQL names
-#   an identity column's and resolved once, when a connection prepares the statement (pg_get_serial_sequence()
-#   searched the catalog on every call).
+# - conversion: claims the event's key and chain position (ON CONFLICT DO NOTHING), with the delivery's log (its
+#   request, verdict message and our answer: an accepted delivery has no row of its own, see OfferDelivery) and the
+#   next number of the delivery log. The sequence is named in the statement, resolved once when a connection
+#   prepares it (pg_get_serial_sequence() searched the catalog on every call). Everything after it is written from
+#   its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
 # - entries: what the event moves in each balance, through ledger_post (the ledger's posting rule, ledger migration
 #   0007); a negative move names the entry it reverses, the latest positive one of the offer in that balance. Not a
 #   data-modifying CTE: it runs because the final SELECT reads it.
@@ -531,24 +531,15 @@ conversion AS (
     INSERT INTO offer_conversions (
         integration_id, transaction_id, state, user_id, delivery_id, action, original_transaction_id,
         amount_received, payout_usd, coins, outcome, available_delta, held_delta, details, chain_position,
-        review_note
+        review_note, method, path, query, body, source_ip, message, response_status, response_body
     )
     SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, checked.delivery_id, %(action)s, %(original)s,
            %(amount_received)s, %(payout_usd)s, %(coins)s, %(outcome)s, %(available_delta)s, %(held_delta)s,
-           %(details)s, %(chain_position)s, ''
+           %(details)s, %(chain_position)s, '', %(method)s, %(path)s, %(query)s, %(body)s, %(source_ip)s,
+           %(message)s, %(response_status)s, %(response_body)s
     FROM checked WHERE %(signature)s::varchar IS NULL OR EXISTS (SELECT FROM signature)
     ON CONFLICT DO NOTHING
-    RETURNING id, delivery_id, user_id
-),
-delivery AS (
-    INSERT INTO offer_deliveries (
-        id, integration_id, method, path, query, body, source_ip, verdict, message, transaction_id, user_id,
-        response_status, response_body
-    )
-    SELECT delivery_id, %(integration)s, %(method)s, %(path)s, %(query)s, %(body)s, %(source_ip)s, %(verdict)s,
-           %(message)s,
-           %(delivery_transaction_id)s, %(delivery_user)s, %(response_status)s, %(response_body)s
-    FROM conversion
+    RETURNING id, user_id
 ),
 entries AS (
     SELECT entry.entry_id
@@ -588,7 +579,7 @@ def _bound_signature(integration: _Integration, event: ConversionEvent) -> str |
 _RECORD_SQL_BYTES = _RECORD_SQL.encode()
 
 _LOG_DELIVERY_SQL = """
-INSERT INTO offer_deliveries (
+INSERT INTO offer_deliveries_without_conversion (
     integration_id, method, path, query, body, source_ip, verdict, message, transaction_id, user_id,
     response_status, response_body
 )

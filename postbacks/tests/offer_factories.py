@@ -60,24 +60,15 @@ def kiwiwall_path(slug, **params) -> str:
 
 
 def recorded_reversal(user, tx="tx-reversed", outcome="reversed", integration_=None):
-    """A reversal as the callback path records it (delivery, conversion), without going through a network."""
-    from postbacks.models import OfferConversion, OfferDelivery
+    """A reversal as the callback path records it (a conversion with its delivery's log), without a network."""
+    from postbacks.models import OfferConversion
 
     integration_ = integration_ or integration(user.store_app, "wannads", f"wn-{uuid.uuid4().hex[:8]}", WANNADS_SECRET)
-    delivery = OfferDelivery.objects.create(
-        integration=integration_,
-        method="GET",
-        path="/api/callbacks/x",
-        verdict="accepted",
-        transaction_id=tx,
-        user=user,
-    )
     return OfferConversion.objects.create(
         integration=integration_,
         transaction_id=tx,
         state="rejected",
         user=user,
-        delivery=delivery,
         action="reverse",
         original_transaction_id=tx,
         amount_received="1",
@@ -85,4 +76,6 @@ def recorded_reversal(user, tx="tx-reversed", outcome="reversed", integration_=N
         outcome=outcome,
         available_delta=-100,
         chain_position=2,
+        method="GET",
+        path="/api/callbacks/x",
     )

@@ -48,7 +48,7 @@ def wannads(app):
 
 
 # The first event of an offer: one statement checks the cached integration, the user and the offer's empty
-# chain, and writes the delivery, signature binding, conversion, balance and entry.
+# chain, and writes the signature binding, the conversion with its delivery's log, the balance and the entry.
 CREDIT_QUERIES = 1
 
 
@@ -92,6 +92,6 @@ def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, assert_
 
 def test_the_sequence_the_recording_statement_names_is_the_one_behind_delivery_ids():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence('offer_deliveries', 'id')::regclass::text")
+        cursor.execute("SELECT pg_get_serial_sequence('offer_deliveries_without_conversion', 'id')::regclass::text")
         (sequence,) = cursor.fetchone()
     assert f"nextval('{sequence}'::regclass)" in offers._RECORD_SQL

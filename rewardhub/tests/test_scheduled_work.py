@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from catalog.tests.factories import StoreAppFactory
 from ledger.tests.factories import RewardUserFactory
-from postbacks.models import OfferConversion, OfferDelivery
+from postbacks.models import DeliveryWithoutConversion, OfferConversion, OfferDelivery
 from postbacks.tests.offer_factories import USER_ID, WANNADS_SECRET, integration, wannads_path
 from rewardhub import retention
 from rewardhub.models import ScheduledRun
@@ -30,7 +30,9 @@ def wannads():
 
 
 def aged(days: int) -> None:
-    OfferDelivery.objects.update(received_at=timezone.now() - timedelta(days=days))
+    """Every delivery logged so far, accepted ones (their conversions) included, `days` old."""
+    DeliveryWithoutConversion.objects.update(received_at=timezone.now() - timedelta(days=days))
+    OfferConversion.objects.update(created_at=timezone.now() - timedelta(days=days))
 
 
 def test_pruning_keeps_every_delivery_that_recorded_a_conversion(wannads, settings):
@@ -45,7 +47,7 @@ def test_pruning_keeps_every_delivery_that_recorded_a_conversion(wannads, settin
 
     kept = OfferDelivery.objects.order_by("id")
     assert [(d.verdict, d.received_at > timezone.now() - timedelta(days=1)) for d in kept] == [
-        ("accepted", False),  # 100 days old, but its conversion names it
+        ("accepted", False),  # 100 days old, but its log is its conversion's
         ("bad_signature", True),
     ]
     assert "Deleted 1 offer deliveries older than 90 day(s)." in out.getvalue()

@@ -46,8 +46,10 @@ LOAD_SQL = [
     """,
     # Deliveries over the year; 1 in 20 refused (bad signature), 1 in 5,000 forged; the last day denser.
     """
-    INSERT INTO offer_deliveries (integration_id, received_at, method, path, query, source_ip, verdict, message,
-                                  transaction_id, user_id, response_status, response_body)
+    INSERT INTO offer_deliveries_without_conversion (
+        integration_id, received_at, method, path, query, source_ip, verdict, message, transaction_id, user_id,
+        response_status, response_body
+    )
     SELECT %(integrations)s[1 + i %% 3], %(start)s + i * (%(span)s / %(deliveries)s), 'GET', '/api/callbacks/bench',
            'tx=tx-' || i || '&uid=' || md5('user' || (1 + i %% %(users)s))::uuid, ('203.0.113.' || (i %% 250))::inet,
            CASE WHEN i %% 5000 = 1 THEN 'forged' WHEN i %% 20 = 0 THEN 'bad_signature' ELSE 'accepted' END,
@@ -55,18 +57,22 @@ LOAD_SQL = [
            CASE WHEN i %% 20 = 0 THEN 403 ELSE 200 END, '{"ok": true}'
     FROM generate_series(1, %(deliveries)s) i
     """,
-    # A conversion for every accepted delivery; 1 in 40 a reversal, a tenth of which still to review.
+    # A conversion for every accepted delivery, which carries its log; 1 in 40 a reversal, a tenth of which still to
+    # review.
     """
     INSERT INTO offer_conversions (integration_id, transaction_id, state, user_id, delivery_id, action,
                                    original_transaction_id, amount_received, coins, outcome, available_delta,
-                                   held_delta, details, chain_position, created_at, reviewed_at, review_note)
+                                   held_delta, details, chain_position, created_at, reviewed_at, review_note,
+                                   method, path, query, source_ip, message, response_status, response_body)
     SELECT d.integration_id, d.transaction_id, CASE WHEN d.id %% 40 = 1 THEN 'RECONCILED' ELSE 'COMPLETED' END,
            d.user_id, d.id, CASE WHEN d.id %% 40 = 1 THEN 'reverse' ELSE 'credit' END, d.transaction_id, '1.00', 100,
            CASE WHEN d.id %% 40 = 1 THEN 'reversed' ELSE 'credited' END,
            CASE WHEN d.id %% 40 = 1 THEN -100 ELSE 100 END, 0, '{}', 1, d.received_at,
-           CASE WHEN d.id %% 40 = 1 AND d.id %% 400 <> 1 THEN d.received_at END, ''
-    FROM offer_deliveries d WHERE d.verdict = 'accepted'
+           CASE WHEN d.id %% 40 = 1 AND d.id %% 400 <> 1 THEN d.received_at END, '',
+           d.method, d.path, d.query, d.source_ip, d.message, d.response_status, d.response_body
+    FROM offer_deliveries_without_conversion d WHERE d.verdict = 'accepted'
     """,
+    "DELETE FROM offer_deliveries_without_conversion WHERE verdict = 'accepted'",
     # Partner postbacks: a fifth of the ledger's partner entries (every 5th level credits).
     """
     INSERT INTO user_postbacks (user_id, game_id, pid, level_number, awarded, coin_delta, metadata, created_at)
@@ -125,7 +131,14 @@ LOAD_SQL = [
 ]
 
 
-LOADED_TABLES = ["users", "offer_deliveries", "offer_conversions", "user_postbacks", "ledger_entries", "refused_calls"]
+LOADED_TABLES = [
+    "users",
+    "offer_deliveries_without_conversion",
+    "offer_conversions",
+    "user_postbacks",
+    "ledger_entries",
+    "refused_calls",
+]
 
 
 @contextmanager
