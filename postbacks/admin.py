@@ -17,7 +17,14 @@ from django.utils.safestring import mark_safe
 
 from ledger.admin import ReadOnlyAdminMixin
 from ledger.models import RewardUser
-from postbacks.models import OfferConversion, OfferDelivery, OfferReversal, OfferwallIntegration, UserPostback
+from postbacks.models import (
+    CallbackLog,
+    OfferConversion,
+    OfferDelivery,
+    OfferReversal,
+    OfferwallIntegration,
+    UserPostback,
+)
 from postbacks.offers.examples import callback_url, new_example_transaction_id, send_example_callback
 from postbacks.offers.networks import get_network
 from postbacks.offers.networks.base import Verdict
@@ -403,7 +410,10 @@ class OfferConversionAdmin(CsvExportMixin, TransactionSearchMixin, ReadOnlyAdmin
     exact_search_fields = ("pk", "user__id", "user__device_id")
     list_select_related = ["integration", "user"]
     sortable_by = ("id",)
-    readonly_fields = [field.name for field in OfferConversion._meta.fields]
+    # The request and our answer are on its delivery's page (the `delivery` link), with the delivery log's others.
+    fields = readonly_fields = [
+        field.name for field in OfferConversion._meta.fields if field.name not in CallbackLog.field_names()
+    ]
 
     @admin.display(description="network's state")
     def network_state(self, obj):

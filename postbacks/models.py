@@ -108,6 +108,10 @@ class CallbackLog(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {field.name for field in CallbackLog._meta.fields}
+
 
 class DeliveryFields(CallbackLog):
     """A delivery's log with its outcome, as both the deliveries' table and the log's view (OfferDelivery) hold it."""
