@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count
+from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -330,6 +331,16 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
         )
 
 
+class ConversionLookupsMixin:
+    """A conversion carries its delivery's request and our answer (CallbackLog), shown on the delivery's page to
+    whoever may view deliveries: the conversion lists take no URL filters on them, which would let a viewer of
+    conversions read a raw query, signature included, a character at a time."""
+
+    def lookup_allowed(self, lookup, value, request=None):
+        field = lookup.split(LOOKUP_SEP, 1)[0]
+        return field not in CallbackLog.field_names() and super().lookup_allowed(lookup, value, request)
+
+
 class TransactionSearchMixin(VolumeAdminMixin):
     """A transaction id is found through the (integration, transaction id, …) index: naming every integration
     (a handful) lets PostgreSQL descend it once per integration instead of scanning the table."""
@@ -393,7 +404,9 @@ class OfferDeliveryAdmin(CsvExportMixin, TransactionSearchMixin, ReadOnlyAdminMi
 
 
 @admin.register(OfferConversion)
-class OfferConversionAdmin(CsvExportMixin, TransactionSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferConversionAdmin(
+    ConversionLookupsMixin, CsvExportMixin, TransactionSearchMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     list_display = [
         "id",
         "created_at",
@@ -483,7 +496,9 @@ class ReviewForm(forms.Form):
 
 
 @admin.register(OfferReversal)
-class OfferReversalAdmin(CsvExportMixin, VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferReversalAdmin(
+    ConversionLookupsMixin, CsvExportMixin, VolumeAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """Support's queue: reversals, the users they left short, and links to ban or unban them."""
 
     list_display = [

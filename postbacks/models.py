@@ -152,7 +152,8 @@ class DeliveryWithoutConversion(DeliveryFields):
 class OfferDelivery(DeliveryFields):
     """Every callback an integration received, refused ones included, so support sees each attempt: a view
     (postbacks migration 0017) of the deliveries that recorded no conversion and the accepted ones, whose log their
-    conversion carries. Read-only; ids come from one sequence, so they are unique across both."""
+    conversion carries. Read-only; ids come from one sequence, so they are unique across both. The view names
+    these fields' columns in both tables: a migration that changes one drops and re-creates it."""
 
     integration = models.ForeignKey(
         OfferwallIntegration, on_delete=models.PROTECT, related_name="deliveries", db_constraint=False
@@ -179,8 +180,10 @@ class OfferDelivery(DeliveryFields):
         return conversion.ledger_entries() if conversion else LedgerEntry.objects.none()
 
 
-# Each delivery's number in the log, from one sequence (the table's own since migration 0001): a conversion takes one
-# too, so the log's ids are unique across deliveries with and without a conversion (OfferDelivery).
+# Each delivery's number in the log, from one sequence (the deliveries table's identity): a conversion takes one too,
+# so the log's ids are unique across deliveries with and without a conversion (OfferDelivery). Nothing else holds
+# that: a sequence reset from one table's max(id) (sqlsequencereset, TRUNCATE ... RESTART IDENTITY) would let ids
+# repeat in the log, so reset it past both tables' ids.
 NEXT_DELIVERY_ID = models.Func(
     models.Value("offer_deliveries_id_seq"), function="nextval", output_field=models.BigIntegerField()
 )

@@ -295,3 +295,14 @@ def test_refused_delivery_page_lists_no_ledger_entries(admin_client, wannads, us
 
     assert ["Offer completed" in page for page in pages] == [True, False]
     assert list(refused.ledger_entries()) == []
+
+
+@pytest.mark.parametrize("model", ["offerconversion", "offerreversal"])
+def test_conversion_lists_take_no_filters_on_the_request_they_carry(admin_client, model):
+    """The raw query (a signature in it) is read on the delivery's page, by who may view deliveries: not probed
+    through a conversion list's URL filters."""
+    changelist = reverse(f"admin:postbacks_{model}_changelist")
+
+    assert admin_client.get(changelist, {"query__startswith": "uid="}).status_code == 400
+    assert admin_client.get(changelist, {"response_body__contains": "ok"}).status_code == 400
+    assert admin_client.get(changelist, {"outcome__exact": "reversed"}).status_code == 200
