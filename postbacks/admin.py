@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from ledger.admin import ReadOnlyAdminMixin
 from ledger.models import RewardUser
 from postbacks.models import (
-    CallbackLog,
+    CALLBACK_LOG_FIELDS,
     OfferConversion,
     OfferDelivery,
     OfferReversal,
@@ -332,13 +332,13 @@ class OfferwallIntegrationAdmin(admin.ModelAdmin):
 
 
 class ConversionLookupsMixin:
-    """A conversion carries its delivery's request and our answer (CallbackLog), shown on the delivery's page to
+    """A conversion carries its delivery's request and our answer (CALLBACK_LOG_FIELDS), shown on the delivery's page to
     whoever may view deliveries: the conversion lists take no URL filters on them, which would let a viewer of
     conversions read a raw query, signature included, a character at a time."""
 
     def lookup_allowed(self, lookup, value, request=None):
         field = lookup.split(LOOKUP_SEP, 1)[0]
-        return field not in CallbackLog.field_names() and super().lookup_allowed(lookup, value, request)
+        return field not in CALLBACK_LOG_FIELDS and super().lookup_allowed(lookup, value, request)
 
 
 class TransactionSearchMixin(VolumeAdminMixin):
@@ -425,7 +425,7 @@ class OfferConversionAdmin(
     sortable_by = ("id",)
     # The request and our answer are on its delivery's page (the `delivery` link), with the delivery log's others.
     fields = readonly_fields = [
-        field.name for field in OfferConversion._meta.fields if field.name not in CallbackLog.field_names()
+        field.name for field in OfferConversion._meta.fields if field.name not in CALLBACK_LOG_FIELDS
     ]
 
     @admin.display(description="network's state")

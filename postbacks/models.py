@@ -108,9 +108,8 @@ class CallbackLog(models.Model):
     class Meta:
         abstract = True
 
-    @classmethod
-    def field_names(cls) -> set[str]:
-        return {field.name for field in CallbackLog._meta.fields}
+
+CALLBACK_LOG_FIELDS = frozenset(field.name for field in CallbackLog._meta.fields)
 
 
 class DeliveryFields(CallbackLog):
