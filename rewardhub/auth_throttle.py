@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import redis.asyncio
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCache, RedisSerializer
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
@@ -97,39 +98,39 @@ def _counted(scope: str, seconds_left: int | None) -> int | None:
     return seconds_left
 
 
-def is_blocked(scope: str, ip: str | None) -> int | None:
+def is_blocked(scope: str, ip: str | None, store: BaseCache = cache) -> int | None:
     """Seconds until this IP may try again on this API, or None when it is not blocked (one cache read)."""
     if outage.ongoing():
         return None
     try:
-        return _counted(scope, _seconds_left(cache.get(_key("blocked", scope, ip))))
+        return _counted(scope, _seconds_left(store.get(_key("blocked", scope, ip))))
     except RedisError as error:
         outage.began(error)
         return None
 
 
-def record_failure(scope: str, ip: str | None) -> None:
+def record_failure(scope: str, ip: str | None, store: BaseCache = cache) -> None:
     """Count a failed authentication; the one that reaches the limit blocks the IP for a full window."""
     if outage.ongoing():
         return
     try:
-        _count_failure(scope, ip)
+        _count_failure(scope, ip, store)
     except RedisError as error:
         outage.began(error)
 
 
-def _count_failure(scope: str, ip: str | None) -> None:
+def _count_failure(scope: str, ip: str | None, store: BaseCache) -> None:
     window = settings.AUTH_FAILURE_WINDOW
     counter = _key("failures", scope, ip)
-    cache.add(counter, 0, timeout=window)  # the window starts at the first failure
+    store.add(counter, 0, timeout=window)  # the window starts at the first failure
     try:
-        failures = cache.incr(counter)
+        failures = store.incr(counter)
     except ValueError:  # the counter expired between add and incr: this failure starts a new window
-        cache.set(counter, 1, timeout=window)
+        store.set(counter, 1, timeout=window)
         failures = 1
     if failures >= settings.AUTH_FAILURE_LIMIT:
-        cache.set(_key("blocked", scope, ip), time.time() + window, timeout=window)
-        cache.delete(counter)
+        store.set(_key("blocked", scope, ip), time.time() + window, timeout=window)
+        store.delete(counter)
 
 
 # --- The hot paths on a worker's event loop ----------------------------------------------------------------
@@ -163,15 +164,19 @@ class _WorkerClient:
 
 
 _worker: _WorkerClient | None = None
+# Otherwise the worker's per-process cache, taken once: Django's `cache` is a new backend object per asyncio task,
+# whose set-up cost each hot request more than the read itself.
+_worker_cache: BaseCache | None = None
 
 
 def open_worker_client() -> None:
     """At a worker's start-up, on its event loop: the hot paths' client, when the default cache is Redis.
     Connections open on first use, so a Redis that is down costs requests a timeout, never the start-up."""
-    global _worker
+    global _worker, _worker_cache
     default = caches.create_connection(DEFAULT_CACHE_ALIAS)
     if not isinstance(default, RedisCache):
-        return  # locmem, the only other cache this project uses: the sync functions never block
+        _worker_cache = default  # locmem, the only other cache this project uses: it never blocks the loop
+        return
     config = settings.CACHES[DEFAULT_CACHE_ALIAS]
     timeout = config["OPTIONS"]["socket_timeout"]  # settings.py sets it for Redis
     pool = redis.asyncio.BlockingConnectionPool.from_url(
@@ -191,7 +196,8 @@ def _primary_server(location: str | list[str]) -> str:
 
 
 async def close_worker_client() -> None:
-    global _worker
+    global _worker, _worker_cache
+    _worker_cache = None
     if _worker is not None:
         worker, _worker = _worker, None
         await worker.client.aclose()
@@ -210,7 +216,7 @@ async def ais_blocked(scope: str, ip: str | None) -> int | None:
     """is_blocked for the hot paths; without the worker's client, Django's per-process cache, which never waits."""
     worker = _on_worker_loop()
     if worker is None:
-        return is_blocked(scope, ip)
+        return is_blocked(scope, ip, _worker_cache or cache)
     if outage.ongoing():
         return None
     try:
@@ -225,7 +231,7 @@ async def arecord_failure(scope: str, ip: str | None) -> None:
     """record_failure for the hot paths; without the worker's client, Django's per-process cache, as above."""
     worker = _on_worker_loop()
     if worker is None:
-        return record_failure(scope, ip)
+        return record_failure(scope, ip, _worker_cache or cache)
     if outage.ongoing():
         return
     try:

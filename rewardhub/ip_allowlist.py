@@ -1,6 +1,7 @@
 """Client addresses and IP allowlists (addresses and CIDR ranges, one per line or comma-separated): shared plumbing
 for the failed-authentication throttle and the offer networks' allowlists, below every app."""
 
+import functools
 import ipaddress
 import re
 
@@ -50,6 +51,11 @@ def client_ip(remote_addr: str, forwarded_for: str, trusted_hops: int) -> str | 
         if len(entries) < trusted_hops:
             return None
         candidate = entries[-trusted_hops]
+    return _normalized_address(candidate)
+
+
+@functools.lru_cache(maxsize=4096)  # parsing an address cost a hot request more than its whole throttle check
+def _normalized_address(candidate: str) -> str | None:
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:

@@ -68,7 +68,7 @@ async def record_partner_postback(
         "pid": pid,
         "level": level_number,
         "coins": milestone_coins(level_number),
-        "metadata": json.dumps({"reason": reason} if reason else {}),
+        "metadata": json.dumps({"reason": reason}) if reason else "{}",
     }
     row = await db.fetchone(_RECORD_SQL_BYTES, params)
     target = await _target(db, row and row[:-2], pid=pid, gid=gid, uid=uid)
