@@ -16,9 +16,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
 ORM_THREADS = 2  # per worker, for the hot paths' rare ORM branches (a refused pid, a duplicate's key, a ban)
+
+
+class KeptCursorConnection(AsyncConnection):
+    """A pooled connection that runs every statement on one cursor: it keeps the adapters psycopg found for each
+    parameter and column type, which a new cursor looks up again (an offer's 31 parameters: 17 µs against 10)."""
+
+    @functools.cached_property
+    def kept_cursor(self) -> AsyncCursor:
+        return self.cursor()
 
 
 class PooledDatabase:
@@ -41,7 +51,12 @@ class PooledDatabase:
         params = connections[DEFAULT_DB_ALIAS].get_connection_params()
         params.pop("cursor_factory")  # Django's is a sync cursor; psycopg's async default binds server-side too
         pool = AsyncConnectionPool(
-            kwargs={**params, "autocommit": True}, min_size=size, max_size=size, timeout=timeout, open=False
+            kwargs={**params, "autocommit": True},
+            connection_class=KeptCursorConnection,
+            min_size=size,
+            max_size=size,
+            timeout=timeout,
+            open=False,
         )
         await pool.open(wait=False)  # a database that is down now answers 503 per request, not a dead worker
         return cls(pool)
@@ -63,7 +78,7 @@ class PooledDatabase:
         # Raised as Django's classes, as on Django's own connection, so callers catch the errors they know.
         with self.django_errors:
             async with self.pool.connection() as conn:
-                cursor = await conn.execute(sql, params)
+                cursor = await conn.kept_cursor.execute(sql, params)
                 return await getattr(cursor, fetch)() if fetch else None
 
     async def orm(self, function: Callable, *args, **kwargs):
