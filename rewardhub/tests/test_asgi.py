@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from a2wsgi import WSGIMiddleware
-from django.db import OperationalError, transaction
+from django.db import DataError, OperationalError, transaction
 from django.urls import reverse
 from psycopg_pool import AsyncConnectionPool
 
@@ -146,6 +146,21 @@ def test_refusals_get_their_status_and_code_and_write_nothing(partner, overrides
     (answer,) = serve(postback(partner, **overrides))
     assert (answer.status_code, answer.json()["error"]) == (status, code)
     assert not LedgerEntry.objects.exists()
+
+
+def test_a_failed_statement_leaves_its_connection_answering_the_next():
+    """Every statement of a connection runs on its one cursor (rewardhub.db.KeptCursorConnection)."""
+
+    async def scenario():
+        database = await PooledDatabase.open(size=1, timeout=5)
+        try:
+            with pytest.raises(DataError):
+                await database.fetchone("SELECT 1 / %(zero)s", {"zero": 0})
+            return [await database.fetchone("SELECT %(n)s::int * 2", {"n": n}) for n in (2, 3)]
+        finally:
+            await database.close()
+
+    assert asyncio.run(scenario()) == [(4,), (6,)]
 
 
 def test_an_unreachable_database_answers_503(partner):
