@@ -1,7 +1,7 @@
 # Everything a fresh clone needs: `make run` to try it, `make test` to check it.
 # The venv's interpreter: Debian's CPython 3.11 where there is one, a static binary built with profile-guided and
-# link-time optimization, which runs our Python about a third faster than pyenv's default build (a shared library
-# without either, first on PATH on our machines): README, Performance. PYTHON=python3.11 picks another.
+# link-time optimization, which runs our Python in a fifth to a third less time than pyenv's default build (a shared
+# library without either, first on PATH on our machines): README, Performance. PYTHON=python3.11 picks another.
 PYTHON ?= $(or $(wildcard /usr/bin/python3.11),python3)
 VENV := .venv
 BIN := $(VENV)/bin

@@ -34,7 +34,8 @@ class KeptCursorConnection(AsyncConnection):
 class PooledDatabase:
     """Autocommit connections from a psycopg pool: every hot-path statement is its own transaction. A connection
     that broke is discarded by the pool when returned; the request that found it broken gets a Django
-    OperationalError (503, rewardhub.middleware) and the next gets a new connection."""
+    OperationalError (503, rewardhub.middleware) and the next gets a new connection. The pool's connections are
+    KeptCursorConnections, as `open` makes them."""
 
     def __init__(self, pool: AsyncConnectionPool):
         self.pool = pool
