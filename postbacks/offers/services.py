@@ -30,7 +30,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ledger.models import LedgerEntry, RewardUser
-from postbacks.models import CONVERSION_ENTRY_KEY, OfferConversion, conversion_entry_key
+from postbacks.models import CONVERSION_ENTRY_KEY, OfferConversion
 from postbacks.offers.networks import get_network
 from postbacks.offers.networks.base import (
     Action,
@@ -95,6 +95,8 @@ class _ChainEvent(NamedTuple):
     coins: int
     available_delta: int
     held_delta: int
+    available_entry_id: int | None  # the ledger entry it wrote in each balance, if it moved that balance
+    held_entry_id: int | None
 
 
 @dataclass(frozen=True)
@@ -242,20 +244,23 @@ def _parse(provider: str, request: CallbackRequest) -> Parsed | None:
 _SELECT = """
 SELECT i.id, i.name, i.provider, i.store_app_id, i.secret, i.ip_allowlist, i.coin_rate, i.xmin::text,
        u.id IS NOT NULL, u.banned_at IS NOT NULL, s.transaction_id, s.amount_received,
-       c.id, c.transaction_id, c.state, c.action, c.amount_received, c.coins, c.available_delta, c.held_delta
+       c.id, c.transaction_id, c.state, c.action, c.amount_received, c.coins, c.available_delta, c.held_delta,
+       available.id, held.id
 FROM offerwall_integrations i
 LEFT JOIN users u ON u.id = %(uid)s AND u.store_app_id = i.store_app_id
 LEFT JOIN offer_signatures s ON s.integration_id = i.id AND s.signature = %(signature)s
 LEFT JOIN offer_conversions c
     ON c.integration_id = i.id AND c.user_id = u.id AND c.original_transaction_id = %(original)s
+LEFT JOIN ledger_entries available ON available.key = format(%(entry_key)s, c.id, 'available')
+LEFT JOIN ledger_entries held ON held.key = format(%(entry_key)s, c.id, 'held')
 WHERE i.slug = %(slug)s
 """
 
 
 async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | None:
     """One query, kept simple because planning it is much of its cost: the integration, and for a conversion
-    event its user and the offer's recorded events. No lock: the unique chain position catches an event recorded
-    after this read."""
+    event its user and the offer's recorded events with their ledger entries. No lock: the unique chain position
+    catches an event recorded after this read."""
     conversion = event if isinstance(event, ConversionEvent) else None
     uid = _as_uuid(event.user_id) if isinstance(event, ConversionEvent | BanEvent) else None
     params = {
@@ -263,6 +268,7 @@ async def _select(db: Database, slug: str, event: Parsed | None) -> _Snapshot | 
         "uid": uid,
         "original": conversion.original_transaction_id if conversion else None,
         "signature": conversion.signature if conversion else None,
+        "entry_key": CONVERSION_ENTRY_KEY,
     }
     rows = await db.fetchall(_SELECT, params)
     if not rows:
@@ -457,7 +463,7 @@ async def _record_conversion(
     """Write the conversion, with its delivery's log, and its ledger entries in one statement (_RECORD_SQL). False,
     with nothing written, when another event of the offer took this chain position or this key meanwhile, or (a
     first event) when what it was decided from did not hold."""
-    integration = snapshot.integration
+    integration, chain = snapshot.integration, snapshot.chain
     params = {
         **delivery,
         "integration": integration.id,
@@ -474,14 +480,16 @@ async def _record_conversion(
         "held_delta": effect.held_delta,
         "details": json.dumps(event.details),
         "signature": _bound_signature(integration, event),
-        "chain_position": len(snapshot.chain) + 1,
+        "chain_position": len(chain) + 1,
         "first_event": first,
         "integration_version": integration.version if first else None,
         "entry_key": CONVERSION_ENTRY_KEY,
         "held_kind": _KINDS[LedgerEntry.Bucket.HELD, effect.held_delta > 0],
         "available_kind": _KINDS[LedgerEntry.Bucket.AVAILABLE, effect.available_delta > 0],
-        "held_keys": _reversible_keys(snapshot.chain, LedgerEntry.Bucket.HELD, effect.held_delta),
-        "available_keys": _reversible_keys(snapshot.chain, LedgerEntry.Bucket.AVAILABLE, effect.available_delta),
+        "held_reverses": _reversed_entry(effect.held_delta, [(c.held_delta, c.held_entry_id) for c in chain]),
+        "available_reverses": _reversed_entry(
+            effect.available_delta, [(c.available_delta, c.available_entry_id) for c in chain]
+        ),
     }
     recorded = await db.fetchone(_RECORD_SQL_BYTES, params) is not None
     if recorded:
@@ -502,18 +510,15 @@ async def _record_conversion(
 #   forgery, refused on the full path), and then no conversion. A no-op update rather than DO NOTHING: it returns
 #   the row, and waits for a concurrent binding to commit first.
 # - conversion: claims the event's key and chain position (ON CONFLICT DO NOTHING), with the delivery's log (its
-#   request, verdict message and our answer: an accepted delivery has no row of its own, see OfferDelivery) and the
-#   next number of the delivery log. The sequence is named in the statement, resolved once when a connection
-#   prepares it (pg_get_serial_sequence() searched the catalog on every call). Everything after it is written from
-#   its RETURNING row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
+#   request, verdict message and our answer: an accepted delivery has no row of its own, see OfferDelivery) and, by
+#   the column's default, the next number of the delivery log. Everything after it is written from its RETURNING
+#   row, so a conversion that lost writes nothing at all. Foreign keys are checked at commit.
 # - entries: what the event moves in each balance, through ledger_post (the ledger's posting rule, ledger migration
-#   0007); a negative move names the entry it reverses, the latest positive one of the offer in that balance. Not a
-#   data-modifying CTE: it runs because the final SELECT reads it.
+#   0009); a negative move names the entry it reverses (_reversed_entry). Not a data-modifying CTE: it runs because
+#   the final SELECT reads it.
 _RECORD_SQL = """
-WITH new_delivery AS (SELECT nextval('offer_deliveries_id_seq'::regclass) AS id),
-checked AS (
-    SELECT id AS delivery_id FROM new_delivery
-    WHERE NOT %(first_event)s OR EXISTS (
+WITH checked AS (
+    SELECT WHERE NOT %(first_event)s OR EXISTS (
         SELECT FROM offerwall_integrations i JOIN users u ON u.store_app_id = i.store_app_id
         WHERE i.id = %(integration)s AND i.xmin = %(integration_version)s::xid
           AND u.id = %(user)s AND u.banned_at IS NULL
@@ -529,11 +534,11 @@ signature AS (
 ),
 conversion AS (
     INSERT INTO offer_conversions (
-        integration_id, transaction_id, state, user_id, delivery_id, action, original_transaction_id,
+        integration_id, transaction_id, state, user_id, action, original_transaction_id,
         amount_received, payout_usd, coins, outcome, available_delta, held_delta, details, chain_position,
         review_note, method, path, query, body, source_ip, message, response_status, response_body
     )
-    SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, checked.delivery_id, %(action)s, %(original)s,
+    SELECT %(integration)s, %(transaction_id)s, %(state)s, %(user)s, %(action)s, %(original)s,
            %(amount_received)s, %(payout_usd)s, %(coins)s, %(outcome)s, %(available_delta)s, %(held_delta)s,
            %(details)s, %(chain_position)s, '', %(method)s, %(path)s, %(query)s, %(body)s, %(source_ip)s,
            %(message)s, %(response_status)s, %(response_body)s
@@ -545,16 +550,13 @@ entries AS (
     SELECT entry.entry_id
     FROM conversion
     CROSS JOIN (VALUES
-        (%(held_delta)s::bigint, %(held_kind)s, 'held', %(held_keys)s::text[]),
-        (%(available_delta)s::bigint, %(available_kind)s, 'available', %(available_keys)s::text[])
-    ) AS move (amount, kind, bucket, reversible_keys)
+        (%(held_delta)s::bigint, %(held_kind)s, 'held', %(held_reverses)s::bigint),
+        (%(available_delta)s::bigint, %(available_kind)s, 'available', %(available_reverses)s::bigint)
+    ) AS move (amount, kind, bucket, reverses_id)
     CROSS JOIN LATERAL ledger_post(
         user_id => conversion.user_id, amount => move.amount, kind => move.kind, bucket => move.bucket,
         key => format(%(entry_key)s, conversion.id, move.bucket), reference => 'offer_conversions:' || conversion.id,
-        reverses_id => CASE WHEN move.amount < 0 THEN (
-            SELECT id FROM ledger_entries WHERE key = ANY(move.reversible_keys) AND amount > 0
-            ORDER BY id DESC LIMIT 1
-        ) END
+        reverses_id => move.reverses_id
     ) AS entry
     WHERE move.amount <> 0
 )
@@ -562,11 +564,13 @@ SELECT id, (SELECT count(*) FROM entries) AS entries_written FROM conversion
 """
 
 
-def _reversible_keys(chain: list[_ChainEvent], bucket: str, delta: int) -> list[str] | None:
-    """The entry keys a negative move in `bucket` may reverse (the offer's earlier ones); None for any other move,
-    which reverses nothing. Not an empty list: psycopg adapted the two lists in as long as all the other parameters
-    of a first event together (12 µs)."""
-    return [conversion_entry_key(c.id, bucket) for c in chain] if delta < 0 else None
+def _reversed_entry(delta: int, moves: list[tuple[int, int | None]]) -> int | None:
+    """The entry a negative move in one balance reverses: the latest that added to it, of the offer's earlier
+    events' (delta, entry id) in that balance. None for any other move. A negative move is only decided from a
+    chain that was read, with its entries: the unique chain position keeps them current until it is written."""
+    if delta >= 0:
+        return None
+    return max((entry_id for moved, entry_id in moves if moved > 0), default=None)
 
 
 def _bound_signature(integration: _Integration, event: ConversionEvent) -> str | None:

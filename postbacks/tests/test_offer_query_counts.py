@@ -90,8 +90,15 @@ def test_first_callback_of_a_url_in_a_process_reads_once_more(app, user, assert_
         assert Client().get(bitlabs_offer("bl", "o-1", "10", offer_state="COMPLETED")).status_code == 200
 
 
-def test_the_sequence_the_recording_statement_names_is_the_one_behind_delivery_ids():
+def test_a_conversion_takes_its_delivery_number_from_the_sequence_behind_delivery_ids():
+    # The recording statement leaves delivery_id to the column's default (migration 0017).
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence('offer_deliveries_without_conversion', 'id')::regclass::text")
-        (sequence,) = cursor.fetchone()
-    assert f"nextval('{sequence}'::regclass)" in offers._RECORD_SQL
+        cursor.execute(
+            "SELECT pg_get_serial_sequence('offer_deliveries_without_conversion', 'id')::regclass::text, "
+            "pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+            "ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+            "WHERE d.adrelid = 'offer_conversions'::regclass AND a.attname = 'delivery_id'"
+        )
+        sequence, default = cursor.fetchone()
+    assert default == f"nextval('{sequence}'::regclass)"
+    assert "delivery_id" not in offers._RECORD_SQL
