@@ -251,6 +251,10 @@ def test_reversal_after_a_re_credit_reverses_it_again(bitlabs, user):
     get(bitlabs_offer(SLUG, "or-3", "-25", type_="RECONCILIATION", ref="o-1"))
 
     assert balances(user) == (0, 0)
+    # The second reversal names the re-credit's entry, the latest that added to the balance, not the first credit's.
+    re_credit, second_reversal = (OfferConversion.objects.get(transaction_id=tx) for tx in ("or-2", "or-3"))
+    (reversing,) = second_reversal.ledger_entries()
+    assert reversing.reverses == re_credit.ledger_entries().get()
 
 
 def test_reconciliation_with_nothing_to_reverse_is_kept_for_support(bitlabs, user):
